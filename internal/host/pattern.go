@@ -1,0 +1,143 @@
+package host
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// PatternKind names a data pattern.
+type PatternKind int
+
+// The patterns. Each byte is a pure function of its position in the stream,
+// so any slice of a transfer can be filled or checked on its own.
+const (
+	// PatternZero is all zero bytes: SourceSink's pattern=0.
+	PatternZero PatternKind = iota
+	// PatternMod63 is position%63: SourceSink's pattern=1. 63 is prime to
+	// every packet size, so a lost or repeated packet shifts the pattern.
+	PatternMod63
+	// PatternRandom is a seeded pseudo-random stream (splitmix64 of the
+	// position's 8-byte word), which catches reordering anywhere.
+	PatternRandom
+)
+
+// Pattern describes the bytes expected at each stream position.
+type Pattern struct {
+	Kind PatternKind
+	// Period restarts the pattern every Period bytes (0: never). SourceSink
+	// fills each of its requests from 0, so its IN stream and the OUT data
+	// it checks restart every bulk_buflen bytes.
+	Period int
+	Seed   uint64 // PatternRandom only
+}
+
+// ParsePattern parses "zero", "mod63", "random" with an optional
+// "/PERIOD" and, for random, ":SEED": "mod63/4096", "random:7".
+func ParsePattern(s string) (Pattern, error) {
+	var p Pattern
+	rest, period, hasPeriod := strings.Cut(s, "/")
+	if hasPeriod {
+		n, err := strconv.Atoi(period)
+		if err != nil || n <= 0 {
+			return p, fmt.Errorf("pattern %q: period %q is not a positive integer", s, period)
+		}
+		p.Period = n
+	}
+	name, seed, hasSeed := strings.Cut(rest, ":")
+	switch name {
+	case "zero":
+		p.Kind = PatternZero
+	case "mod63":
+		p.Kind = PatternMod63
+	case "random":
+		p.Kind = PatternRandom
+		p.Seed = 1
+	default:
+		return p, fmt.Errorf("pattern %q: unknown name %q (want zero, mod63 or random)", s, name)
+	}
+	if hasSeed {
+		if p.Kind != PatternRandom {
+			return p, fmt.Errorf("pattern %q: only random takes a seed", s)
+		}
+		n, err := strconv.ParseUint(seed, 0, 64)
+		if err != nil {
+			return p, fmt.Errorf("pattern %q: seed %q is not an unsigned integer", s, seed)
+		}
+		p.Seed = n
+	}
+	return p, nil
+}
+
+func (p Pattern) String() string {
+	s := [...]string{"zero", "mod63", "random"}[p.Kind]
+	if p.Kind == PatternRandom {
+		s += ":" + strconv.FormatUint(p.Seed, 10)
+	}
+	if p.Period > 0 {
+		s += "/" + strconv.Itoa(p.Period)
+	}
+	return s
+}
+
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// Fill writes the pattern for stream positions off, off+1, ... into buf.
+func (p Pattern) Fill(buf []byte, off int64) {
+	var word [8]byte
+	for i := range buf {
+		pos := off + int64(i)
+		if p.Period > 0 {
+			pos %= int64(p.Period)
+		}
+		switch p.Kind {
+		case PatternZero:
+			buf[i] = 0
+		case PatternMod63:
+			buf[i] = byte(pos % 63)
+		case PatternRandom:
+			// One splitmix64 per 8-byte word; most callers fill whole words.
+			if i == 0 || pos%8 == 0 {
+				binary.LittleEndian.PutUint64(word[:], splitmix64(p.Seed^uint64(pos/8)))
+			}
+			buf[i] = word[pos%8]
+		}
+	}
+}
+
+// MismatchError reports the first byte that differs from the pattern.
+type MismatchError struct {
+	Offset    int64 // stream position
+	Want, Got byte
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("data mismatch at byte %d: want 0x%02x, got 0x%02x", e.Offset, e.Want, e.Got)
+}
+
+// Check compares buf with the pattern for stream positions off, off+1, ...
+// and returns a *MismatchError for the first difference.
+func (p Pattern) Check(buf []byte, off int64) error {
+	var want [4096]byte
+	for start := 0; start < len(buf); start += len(want) {
+		got := buf[start:min(start+len(want), len(buf))]
+		exp := want[:len(got)]
+		p.Fill(exp, off+int64(start))
+		if bytes.Equal(got, exp) {
+			continue
+		}
+		for i := range got {
+			if got[i] != exp[i] {
+				return &MismatchError{Offset: off + int64(start+i), Want: exp[i], Got: got[i]}
+			}
+		}
+	}
+	return nil
+}
