@@ -1,0 +1,235 @@
+// Command vmtest runs the project's kernel tests and scenarios in a QEMU guest
+// booting Debian's stock kernel with dummy_hcd, configfs and FunctionFS.
+//
+//	vmtest exec BINARY [ARGS...]         go test -exec wrapper
+//	vmtest run [flags] -- CMD [ARGS...]  one guest, one command (a script with busybox sh)
+//	vmtest kernel                        fetch/unpack the kernel once and print it
+//
+// Build it with CGO_ENABLED=0: the same binary is the guest's /init.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gadgetkit/gadgetkit/internal/vmtest"
+)
+
+const usage = `vmtest boots Debian's stock kernel under QEMU with dummy_hcd, configfs and
+FunctionFS loaded, runs one payload as root and reports its exit status.
+
+Usage:
+  vmtest exec BINARY [ARGS...]
+      go test -exec wrapper: go test -exec "$PWD/bin/vmtest exec" ./...
+      A test binary whose tests call guest.Require runs in a fresh guest; any
+      other binary runs directly on the host. Settings come from the
+      environment: GADGETKIT_VM_MODULES, GADGETKIT_VM_SS=1, GADGETKIT_VM_UDCS,
+      GADGETKIT_VM_BINS, GADGETKIT_VM_CONSOLE, GADGETKIT_VM_TIMEOUT,
+      GADGETKIT_VM_KVM=1, GADGETKIT_VM_MEM; GADGETKIT_VM=always|never|auto.
+  vmtest run [flags] -- CMD [ARGS...]
+      One guest for a scenario: CMD (a host path) runs as root in the guest,
+      with --bin executables on PATH, --file copies, and everything the guest
+      writes to $GADGETKIT_OUT copied back to --out.
+  vmtest kernel
+      Resolve the current Debian kernel package (apt-cache depends
+      linux-image-amd64), fetch and unpack it once into the cache, print it.
+
+The kernel cache is $GADGETKIT_CACHE or ~/.cache/gadgetkit; once filled it
+works offline. Exit status: the payload's; 125 when the guest itself failed.
+`
+
+func main() {
+	if os.Getpid() == 1 {
+		vmtest.GuestMain()
+	}
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var code int
+	var err error
+	switch os.Args[1] {
+	case "exec":
+		code, err = execCmd(ctx, os.Args[2:])
+	case "run":
+		code, err = runCmd(ctx, os.Args[2:])
+	case "kernel":
+		code, err = kernelCmd(ctx)
+	case "-h", "-help", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "vmtest: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if code == 0 {
+			code = 125
+		}
+	}
+	os.Exit(code)
+}
+
+func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+
+func quiet(string, ...any) {}
+
+func kernel(ctx context.Context) (*vmtest.Kernel, error) {
+	return vmtest.ResolveKernel(ctx, vmtest.DefaultCacheDir(), logf)
+}
+
+func kernelCmd(ctx context.Context) (int, error) {
+	k, err := kernel(ctx)
+	if err != nil {
+		return 1, err
+	}
+	fmt.Printf("%s (%s)\nvmlinuz: %s\nmodules: %s\n", k, k.Release, k.Vmlinuz, k.ModulesDir)
+	return 0, nil
+}
+
+func execCmd(ctx context.Context, args []string) (int, error) {
+	if len(args) == 0 {
+		return 2, errors.New("vmtest exec: missing test binary")
+	}
+	mode := os.Getenv("GADGETKIT_VM")
+	need := mode == "always"
+	if mode == "" || mode == "auto" {
+		var err error
+		if need, err = vmtest.NeedsGuest(args[0]); err != nil {
+			return 125, err
+		}
+	}
+	if !need {
+		return runHost(args)
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return 125, err
+	}
+	root, err := vmtest.ModuleRoot(cwd)
+	if err != nil {
+		return 125, err
+	}
+	k, err := kernel(ctx)
+	if err != nil {
+		return 125, err
+	}
+	o := vmtest.Options{Kernel: k, Argv: args, Dir: cwd, Tree: root, Logf: quiet}
+	if os.Getenv("GADGETKIT_VM_VERBOSE") == "1" {
+		o.Logf = logf
+	}
+	if err := vmtest.EnvOptions(&o, args[1:]); err != nil {
+		return 125, err
+	}
+	res, err := vmtest.Run(ctx, o)
+	if err != nil {
+		return 125, err
+	}
+	if o.Logf != nil {
+		o.Logf("vmtest: %s exit %d, guest ready %v, total %v", filepath.Base(args[0]), res.ExitCode, res.Ready, res.Total.Round(time.Millisecond))
+	}
+	return res.ExitCode, nil
+}
+
+// runHost runs a binary that needs no kernel on the host, as go test would.
+func runHost(args []string) (int, error) {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), nil
+	}
+	if err != nil {
+		return 125, err
+	}
+	return 0, nil
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func runCmd(ctx context.Context, args []string) (int, error) {
+	fs := flag.NewFlagSet("vmtest run", flag.ContinueOnError)
+	var bins, files, mods listFlag
+	fs.Var(&bins, "bin", "host executable to carry to /vmtest/bin (on PATH); repeatable")
+	fs.Var(&files, "file", "HOST:GUEST file to copy into the guest; repeatable")
+	fs.Var(&mods, "module", "extra kernel module to load at boot (e.g. usbtest); repeatable")
+	out := fs.String("out", "", "host directory receiving what the guest writes to $GADGETKIT_OUT")
+	ss := fs.Bool("ss", false, "dummy_hcd with SuperSpeed (is_super_speed=1)")
+	fullSpeed := fs.Bool("full-speed", false, "dummy_hcd at full speed only (is_high_speed=0)")
+	udcs := fs.Int("udcs", 1, "number of dummy UDCs (dummy_hcd num=, 1..32)")
+	timeout := fs.Duration("timeout", 10*time.Minute, "whole-run timeout, boot included")
+	console := fs.String("console", "", "keep the kernel console log at this path")
+	kvm := fs.Bool("kvm", false, "use KVM instead of TCG (fails on some hosts)")
+	mem := fs.Int("mem", 1024, "guest memory in MiB")
+	dir := fs.String("dir", "", "working directory in the guest (default: the current directory, mirrored when inside the module)")
+	verbose := fs.Bool("v", false, "report boot and run times")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: vmtest run [flags] -- CMD [ARGS...]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2, nil
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2, nil
+	}
+	if *udcs < 1 || *udcs > 32 {
+		return 2, fmt.Errorf("vmtest run: --udcs %d: want 1..32", *udcs)
+	}
+	argv := fs.Args()
+	if p, err := exec.LookPath(argv[0]); err == nil {
+		argv[0] = p
+	} else {
+		return 2, fmt.Errorf("vmtest run: %s: %w", argv[0], err)
+	}
+	o := vmtest.Options{
+		Argv: argv, Bins: bins, Modules: mods, OutDir: *out,
+		Dummy:   vmtest.DummyHCD{SuperSpeed: *ss, FullSpeed: *fullSpeed, Num: *udcs},
+		Timeout: *timeout, Console: *console, KVM: *kvm, Memory: *mem, Logf: quiet,
+	}
+	if *verbose {
+		o.Logf = logf
+	}
+	for _, f := range files {
+		h, g, ok := strings.Cut(f, ":")
+		if !ok || h == "" || !strings.HasPrefix(g, "/") {
+			return 2, fmt.Errorf("vmtest run: --file %q: want HOST:/GUEST/PATH", f)
+		}
+		o.Files = append(o.Files, vmtest.File{Host: h, Guest: g})
+	}
+	cwd, _ := os.Getwd()
+	if root, err := vmtest.ModuleRoot(cwd); err == nil {
+		o.Tree, o.Dir = root, cwd
+	}
+	if *dir != "" {
+		o.Dir = *dir
+	}
+	k, err := kernel(ctx)
+	if err != nil {
+		return 125, err
+	}
+	o.Kernel = k
+	res, err := vmtest.Run(ctx, o)
+	if err != nil {
+		return 125, err
+	}
+	o.Logf("vmtest: exit %d, guest ready %v, total %v", res.ExitCode, res.Ready, res.Total.Round(time.Millisecond))
+	return res.ExitCode, nil
+}

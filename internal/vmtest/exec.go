@@ -1,0 +1,121 @@
+package vmtest
+
+import (
+	"debug/elf"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// guestMarker is the symbol a test binary has when its tests call
+// guest.Require: such a binary needs the kernel and runs in a guest.
+const guestMarker = "github.com/gadgetkit/gadgetkit/internal/vmtest/guest.Require"
+
+// NeedsGuest reports whether the executable at path calls guest.Require.
+func NeedsGuest(path string) (bool, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("inspect %s: %w", path, err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		return false, fmt.Errorf("inspect %s: symbols: %w (do not strip test binaries)", path, err)
+	}
+	for _, s := range syms {
+		if s.Name == guestMarker {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ModuleRoot returns the nearest directory at or above dir holding go.mod.
+func ModuleRoot(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod at or above %s", dir)
+		}
+	}
+}
+
+// EnvOptions reads the guest settings a `go test -exec` run takes from the
+// environment (go test passes the wrapper nothing but the binary and flags):
+//
+//	GADGETKIT_VM_MODULES  extra modules loaded at boot, comma-separated (e.g. usbtest)
+//	GADGETKIT_VM_SS=1     dummy_hcd with SuperSpeed
+//	GADGETKIT_VM_UDCS=N   number of dummy UDCs
+//	GADGETKIT_VM_BINS     host executables carried to /vmtest/bin, colon-separated
+//	GADGETKIT_VM_CONSOLE  keep the kernel console log at this path
+//	GADGETKIT_VM_TIMEOUT  whole-run timeout (Go duration; default: -test.timeout + 2m)
+//	GADGETKIT_VM_KVM=1    use KVM instead of TCG
+//	GADGETKIT_VM_MEM      guest memory in MiB
+func EnvOptions(o *Options, args []string) error {
+	if v := os.Getenv("GADGETKIT_VM_MODULES"); v != "" {
+		o.Modules = append(o.Modules, strings.Split(v, ",")...)
+	}
+	o.Dummy.SuperSpeed = os.Getenv("GADGETKIT_VM_SS") == "1"
+	if v := os.Getenv("GADGETKIT_VM_UDCS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 32 {
+			return fmt.Errorf("GADGETKIT_VM_UDCS=%q: want 1..32 (dummy_hcd's num)", v)
+		}
+		o.Dummy.Num = n
+	}
+	if v := os.Getenv("GADGETKIT_VM_BINS"); v != "" {
+		o.Bins = append(o.Bins, filepath.SplitList(v)...)
+	}
+	o.Console = os.Getenv("GADGETKIT_VM_CONSOLE")
+	o.KVM = os.Getenv("GADGETKIT_VM_KVM") == "1"
+	if v := os.Getenv("GADGETKIT_VM_MEM"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 256 {
+			return fmt.Errorf("GADGETKIT_VM_MEM=%q: want MiB >= 256", v)
+		}
+		o.Memory = n
+	}
+	o.Timeout = testTimeout(args) + 2*time.Minute
+	if v := os.Getenv("GADGETKIT_VM_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("GADGETKIT_VM_TIMEOUT=%q: %v", v, err)
+		}
+		o.Timeout = d
+	}
+	// The payload sees the caller's GADGETKIT_* and Go runtime settings.
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if (strings.HasPrefix(k, "GADGETKIT_") && !strings.HasPrefix(k, "GADGETKIT_VM")) ||
+			k == "GOTRACEBACK" || k == "GORACE" || k == "GODEBUG" || k == "GOMAXPROCS" {
+			o.Env = append(o.Env, kv)
+		}
+	}
+	return nil
+}
+
+// testTimeout returns the -test.timeout a go test binary was given (go test
+// passes 10m by default), or 10 minutes.
+func testTimeout(args []string) time.Duration {
+	for i, a := range args {
+		v, ok := strings.CutPrefix(a, "-test.timeout=")
+		if !ok && a == "-test.timeout" && i+1 < len(args) {
+			v, ok = args[i+1], true
+		}
+		if ok {
+			if d, err := time.ParseDuration(v); err == nil && d > 0 {
+				return d
+			}
+		}
+	}
+	return 10 * time.Minute
+}
