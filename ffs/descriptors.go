@@ -1,7 +1,11 @@
 package ffs
 
 import (
-	"errors"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gadgetkit/gadgetkit/usb"
@@ -12,14 +16,48 @@ type Flags uint32
 
 // FunctionFS descriptor flags (linux/usb/functionfs.h).
 const (
-	FlagHasFS         Flags = 1 << iota // full-speed descriptors present
-	FlagHasHS                           // high-speed descriptors present
-	FlagHasSS                           // SuperSpeed descriptors present
-	FlagHasMSOSDesc                     // Microsoft OS descriptors present
-	FlagVirtualAddr                     // endpoint files are named after bEndpointAddress
-	FlagEventFD                         // an eventfd follows the header; ep0 events signal it
-	FlagAllCtrlRecip                    // deliver control requests for every recipient
-	FlagConfig0Setup                    // deliver control requests while unconfigured
+	FlagHasFS        Flags = 1 << iota // full-speed descriptors present
+	FlagHasHS                          // high-speed descriptors present
+	FlagHasSS                          // SuperSpeed descriptors present
+	FlagHasMSOSDesc                    // Microsoft OS descriptors present
+	FlagVirtualAddr                    // endpoint files are named after bEndpointAddress
+	FlagEventFD                        // an eventfd follows the header; ep0 events signal it
+	FlagAllCtrlRecip                   // deliver control requests for every recipient
+	FlagConfig0Setup                   // deliver control requests while unconfigured
+)
+
+var flagNames = []string{"HAS_FS_DESC", "HAS_HS_DESC", "HAS_SS_DESC", "HAS_MS_OS_DESC",
+	"VIRTUAL_ADDR", "EVENTFD", "ALL_CTRL_RECIP", "CONFIG0_SETUP"}
+
+// String returns the flag names joined by "|", e.g. "HAS_FS_DESC|EVENTFD".
+func (f Flags) String() string {
+	var names []string
+	for i, n := range flagNames {
+		if f&(1<<i) != 0 {
+			names = append(names, n)
+		}
+	}
+	if rest := f &^ (1<<len(flagNames) - 1); rest != 0 {
+		names = append(names, fmt.Sprintf("%#x", uint32(rest)))
+	}
+	if len(names) == 0 {
+		return "0"
+	}
+	return strings.Join(names, "|")
+}
+
+// userFlags are the flags Descriptors.Flags may carry; the others are
+// derived from the description.
+const userFlags = FlagVirtualAddr | FlagEventFD | FlagAllCtrlRecip | FlagConfig0Setup
+
+// Limits f_fs and the composite framework impose.
+const (
+	// MaxEndpoints is the most data endpoints a FunctionFS function may have
+	// (FFS_MAX_EPS_COUNT - 1).
+	MaxEndpoints = 30
+	// MaxInterfaces is the most interfaces one configuration can hold
+	// (MAX_CONFIG_INTERFACES); usb_interface_id fails beyond it.
+	MaxInterfaces = 16
 )
 
 // Descriptors describes one FunctionFS function once; MarshalBinary expands
@@ -29,7 +67,9 @@ const (
 // gadget's configuration). Endpoint files are ep1, ep2, ... in the order the
 // endpoints appear, interface by interface (see EndpointFiles).
 type Descriptors struct {
-	// Speeds to describe; nil means full, high and SuperSpeed.
+	// Speeds to describe: any of usb.SpeedFull, usb.SpeedHigh and
+	// usb.SpeedSuper (FunctionFS has no other descriptor sets; SuperSpeed
+	// Plus links use the SuperSpeed ones). Nil means all three.
 	Speeds []usb.Speed
 	// Associations are interface association descriptors, each placed
 	// before the first interface it groups.
@@ -62,11 +102,16 @@ type Interface struct {
 	Name     uint8 // iInterface: string index, 0 for none
 	// ClassDescriptors are class-specific descriptors, complete with
 	// bLength and bDescriptorType, placed between the interface descriptor
-	// and its endpoints at every speed.
+	// and its endpoints at every speed. f_fs accepts only type 0x21 here:
+	// the HID descriptor (HID class, 9 bytes), the CCID descriptor
+	// (smart-card class, 54 bytes) and the DFU functional descriptor
+	// (application-specific class, subclass 1, 9 bytes).
 	ClassDescriptors [][]byte
 	Endpoints        []Endpoint
 	// CompatibleID and SubCompatibleID form the Microsoft OS extended
-	// compat ID of this interface (e.g. "WINUSB"); empty for none.
+	// compat ID of this interface (e.g. "WINUSB"); empty for none. They
+	// reach the host only if the gadget enables OS descriptors
+	// (os_desc/use in configfs).
 	CompatibleID    string
 	SubCompatibleID string
 	// Properties are Microsoft OS extended properties of this interface.
@@ -83,13 +128,15 @@ type Endpoint struct {
 	// is the full-speed size (8, 16, 32 or 64; 0 means 64).
 	MaxPacketSize uint16
 	// Interval is the service interval of interrupt and isochronous
-	// endpoints: 125µs times a power of two, at least 1ms for full speed.
+	// endpoints: 125µs times a power of two (up to 4.096s). Full speed
+	// counts in whole frames, so intervals under 1ms become 1ms there.
 	Interval time.Duration
 	// Transactions per microframe (1..3) of a high-speed interrupt or
 	// isochronous endpoint; 0 means 1.
 	Transactions uint8
-	// IsoAttributes are bits 2..5 of bmAttributes (synchronisation type
-	// and usage) of an isochronous endpoint.
+	// IsoAttributes are the synchronisation type and usage bits (2..5) of
+	// bmAttributes of an isochronous endpoint, in place (e.g. 0x04 for
+	// asynchronous).
 	IsoAttributes uint8
 	// MaxBurst (0..15), MaxStreams (log2, bulk, 0..16), Mult (isochronous,
 	// 0..2) and BytesPerInterval go into the SuperSpeed companion.
@@ -99,34 +146,7 @@ type Endpoint struct {
 	MaxStreams       uint8
 	Mult             uint8
 	BytesPerInterval uint16
-	// ClassDescriptors follow the endpoint (and its companion) at every
-	// speed.
-	ClassDescriptors [][]byte
 }
-
-// Property is a Microsoft OS extended property (e.g. DeviceInterfaceGUIDs).
-type Property struct {
-	Name string
-	Type PropertyType
-	// Data is the value as stored: UTF-16LE with terminating NULs for the
-	// string types, little endian for REG_DWORD_LITTLE_ENDIAN. See
-	// StringProperty and MultiStringProperty.
-	Data []byte
-}
-
-// PropertyType is dwPropertyDataType of an extended property.
-type PropertyType uint32
-
-// Extended property types (Windows registry value types).
-const (
-	PropSZ                PropertyType = 1 // REG_SZ
-	PropExpandSZ          PropertyType = 2 // REG_EXPAND_SZ
-	PropBinary            PropertyType = 3 // REG_BINARY
-	PropDWordLittleEndian PropertyType = 4 // REG_DWORD_LITTLE_ENDIAN
-	PropDWordBigEndian    PropertyType = 5 // REG_DWORD_BIG_ENDIAN
-	PropLink              PropertyType = 6 // REG_LINK
-	PropMultiSZ           PropertyType = 7 // REG_MULTI_SZ
-)
 
 // EndpointFile is a data endpoint file that f_fs creates for a function.
 type EndpointFile struct {
@@ -136,20 +156,435 @@ type EndpointFile struct {
 	Interface uint8 // index of the interface the endpoint belongs to
 }
 
-var errNotYet = errors.New("ffs: not implemented yet")
+// DescriptorError is a rule a Descriptors or Strings value breaks.
+type DescriptorError struct {
+	Where  string // e.g. "interface 0 endpoint 1 (ep2out)"; empty for the whole value
+	Field  string // the field at fault, e.g. "MaxPacketSize"
+	Reason string
+}
+
+func (e *DescriptorError) Error() string {
+	s := "ffs: "
+	if e.Where != "" {
+		s += e.Where + ": "
+	}
+	return s + e.Field + ": " + e.Reason
+}
+
+func invalid(where, field, format string, args ...any) error {
+	return &DescriptorError{Where: where, Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+func (d *Descriptors) speeds() []usb.Speed {
+	if d.Speeds == nil {
+		return []usb.Speed{usb.SpeedFull, usb.SpeedHigh, usb.SpeedSuper}
+	}
+	return d.Speeds
+}
+
+func (d *Descriptors) has(s usb.Speed) bool { return slices.Contains(d.speeds(), s) }
+
+func epWhere(i, j int, e *Endpoint) string {
+	return fmt.Sprintf("interface %d endpoint %d (%s)", i, j, e.Address)
+}
 
 // Validate checks every rule of FunctionFS and the USB specification this
 // package knows, and names the interface, endpoint and field that break one.
-func (d *Descriptors) Validate() error { return errNotYet }
+func (d *Descriptors) Validate() error {
+	if d.Speeds != nil && len(d.Speeds) == 0 {
+		return invalid("", "Speeds", "empty: describe at least one speed (nil means all)")
+	}
+	for i, s := range d.Speeds {
+		switch s {
+		case usb.SpeedFull, usb.SpeedHigh, usb.SpeedSuper:
+		default:
+			return invalid("", "Speeds", "%s has no FunctionFS descriptor set (full-speed, high-speed or super-speed)", s)
+		}
+		if slices.Contains(d.Speeds[:i], s) {
+			return invalid("", "Speeds", "%s listed twice", s)
+		}
+	}
+	if extra := d.Flags &^ userFlags; extra != 0 {
+		return invalid("", "Flags", "%s are derived from the description; set only VIRTUAL_ADDR, EVENTFD, ALL_CTRL_RECIP or CONFIG0_SETUP", extra)
+	}
+	if d.Flags&FlagEventFD != 0 && d.EventFD < 0 {
+		return invalid("", "EventFD", "%d is not a file descriptor", d.EventFD)
+	}
+	if d.Flags&FlagEventFD == 0 && d.EventFD != 0 {
+		return invalid("", "EventFD", "set to %d but Flags lacks EVENTFD", d.EventFD)
+	}
+	n := len(d.Interfaces)
+	if n == 0 {
+		return invalid("", "Interfaces", "none: a function needs at least one interface")
+	}
+	if n > MaxInterfaces {
+		return invalid("", "Interfaces", "%d, a configuration holds at most %d", n, MaxInterfaces)
+	}
+	if err := d.validateAssociations(); err != nil {
+		return err
+	}
+	seen := map[usb.EndpointAddress]string{}
+	count := 0
+	for i := range d.Interfaces {
+		in := &d.Interfaces[i]
+		where := fmt.Sprintf("interface %d", i)
+		for k, c := range in.ClassDescriptors {
+			if err := checkClassDescriptor(in, c); err != nil {
+				return invalid(where, fmt.Sprintf("ClassDescriptors[%d]", k), "%s", err)
+			}
+		}
+		if err := validateOS(where, in); err != nil {
+			return err
+		}
+		for j := range in.Endpoints {
+			e := &in.Endpoints[j]
+			ew := epWhere(i, j, e)
+			if prev, ok := seen[e.Address]; ok {
+				return invalid(ew, "Address", "%s is already used by %s", e.Address, prev)
+			}
+			seen[e.Address] = ew
+			if err := d.validateEndpoint(ew, e); err != nil {
+				return err
+			}
+			count++
+		}
+	}
+	if count > MaxEndpoints {
+		return invalid("", "Interfaces", "%d endpoints, FunctionFS allows at most %d", count, MaxEndpoints)
+	}
+	return nil
+}
+
+func (d *Descriptors) validateAssociations() error {
+	n := len(d.Interfaces)
+	covered := make([]int, n)
+	for k, a := range d.Associations {
+		where := fmt.Sprintf("association %d", k)
+		if int(a.FirstInterface) >= n {
+			return invalid(where, "FirstInterface", "%d, but there are %d interfaces", a.FirstInterface, n)
+		}
+		if a.InterfaceCount == 0 {
+			return invalid(where, "InterfaceCount", "0: an association groups at least one interface")
+		}
+		if int(a.FirstInterface)+int(a.InterfaceCount) > n {
+			return invalid(where, "InterfaceCount", "%d from interface %d runs past the last interface %d", a.InterfaceCount, a.FirstInterface, n-1)
+		}
+		for i := int(a.FirstInterface); i < int(a.FirstInterface)+int(a.InterfaceCount); i++ {
+			if covered[i] != 0 {
+				return invalid(where, "FirstInterface", "interface %d is already in association %d", i, covered[i]-1)
+			}
+			covered[i] = k + 1
+		}
+	}
+	return nil
+}
+
+// checkClassDescriptor applies f_fs's rules (ffs_do_single_desc): besides
+// the standard descriptors it knows only the 0x21 descriptors of HID, CCID
+// and DFU interfaces, each with a fixed size.
+func checkClassDescriptor(in *Interface, c []byte) error {
+	if len(c) < 2 {
+		return fmt.Errorf("%d bytes, a descriptor has at least 2", len(c))
+	}
+	if int(c[0]) != len(c) {
+		return fmt.Errorf("bLength %d but %d bytes", c[0], len(c))
+	}
+	t := usb.DescriptorType(c[1])
+	want := 0
+	if t == usb.TypeHID {
+		switch {
+		case in.Class == usb.ClassHID:
+			want = 9
+		case in.Class == usb.ClassSmartCard:
+			want = 54
+		case in.Class == usb.ClassApplication && in.SubClass == 1:
+			want = 9
+		}
+	}
+	if want == 0 {
+		return fmt.Errorf("type %#04x is rejected by f_fs, which accepts only 0x21 for HID, CCID and DFU interfaces", c[1])
+	}
+	if len(c) != want {
+		return fmt.Errorf("%d bytes, f_fs requires %d for this class", len(c), want)
+	}
+	return nil
+}
+
+func (d *Descriptors) validateEndpoint(where string, e *Endpoint) error {
+	if e.Address&0x70 != 0 {
+		return invalid(where, "Address", "%#04x sets reserved bits 4..6", uint8(e.Address))
+	}
+	if e.Address.Number() == 0 {
+		return invalid(where, "Address", "endpoint 0 is the control endpoint; data endpoints are 1..15")
+	}
+	periodic := e.Type == usb.Interrupt || e.Type == usb.Isochronous
+	switch e.Type {
+	case usb.Bulk:
+		if e.MaxPacketSize != 0 && d.has(usb.SpeedFull) && !slices.Contains([]uint16{8, 16, 32, 64}, e.MaxPacketSize) {
+			return invalid(where, "MaxPacketSize", "%d: full-speed bulk allows 8, 16, 32 or 64 (high speed and SuperSpeed use 512 and 1024)", e.MaxPacketSize)
+		}
+		if e.Interval != 0 {
+			return invalid(where, "Interval", "set on a bulk endpoint")
+		}
+	case usb.Interrupt, usb.Isochronous:
+		if e.MaxPacketSize == 0 {
+			return invalid(where, "MaxPacketSize", "0: %s endpoints need a packet size", e.Type)
+		}
+		if d.has(usb.SpeedFull) {
+			limit := uint16(64)
+			if e.Type == usb.Isochronous {
+				limit = 1023
+			}
+			if e.MaxPacketSize > limit {
+				return invalid(where, "MaxPacketSize", "%d: full-speed %s allows at most %d", e.MaxPacketSize, e.Type, limit)
+			}
+		}
+		if e.MaxPacketSize > 1024 {
+			return invalid(where, "MaxPacketSize", "%d: %s allows at most 1024", e.MaxPacketSize, e.Type)
+		}
+		if _, err := intervalExponent(e.Interval); err != nil {
+			return invalid(where, "Interval", "%s", err)
+		}
+		if e.Type == usb.Interrupt && d.has(usb.SpeedFull) && e.Interval > 255*time.Millisecond {
+			return invalid(where, "Interval", "%s: full-speed interrupt allows at most 255ms", e.Interval)
+		}
+		if e.Transactions > 3 {
+			return invalid(where, "Transactions", "%d: high speed allows 1..3 per microframe", e.Transactions)
+		}
+		if e.MaxBurst > 0 && e.MaxPacketSize != 1024 && d.has(usb.SpeedSuper) {
+			return invalid(where, "MaxBurst", "%d needs MaxPacketSize 1024 at SuperSpeed, not %d", e.MaxBurst, e.MaxPacketSize)
+		}
+	default:
+		return invalid(where, "Type", "%s: data endpoints are bulk, interrupt or isochronous", e.Type)
+	}
+	if !periodic && e.Transactions != 0 {
+		return invalid(where, "Transactions", "set on a %s endpoint (periodic endpoints only)", e.Type)
+	}
+	if e.Type != usb.Isochronous && e.IsoAttributes != 0 {
+		return invalid(where, "IsoAttributes", "set on a %s endpoint", e.Type)
+	}
+	if e.IsoAttributes&^0x3c != 0 {
+		return invalid(where, "IsoAttributes", "%#04x has bits outside 2..5", e.IsoAttributes)
+	}
+	if e.MaxBurst > 15 {
+		return invalid(where, "MaxBurst", "%d: at most 15", e.MaxBurst)
+	}
+	if e.MaxStreams != 0 && e.Type != usb.Bulk {
+		return invalid(where, "MaxStreams", "set on a %s endpoint (bulk only)", e.Type)
+	}
+	if e.MaxStreams > 16 {
+		return invalid(where, "MaxStreams", "%d: at most 16 (2^16 streams)", e.MaxStreams)
+	}
+	if e.Mult != 0 && e.Type != usb.Isochronous {
+		return invalid(where, "Mult", "set on a %s endpoint (isochronous only)", e.Type)
+	}
+	if e.Mult > 2 {
+		return invalid(where, "Mult", "%d: at most 2", e.Mult)
+	}
+	if e.BytesPerInterval != 0 {
+		if !periodic {
+			return invalid(where, "BytesPerInterval", "set on a bulk endpoint")
+		}
+		if most := e.maxBytesPerInterval(); int(e.BytesPerInterval) > most {
+			return invalid(where, "BytesPerInterval", "%d exceeds MaxPacketSize*(MaxBurst+1)*(Mult+1) = %d", e.BytesPerInterval, most)
+		}
+	}
+	return nil
+}
+
+func (e *Endpoint) maxBytesPerInterval() int {
+	return int(e.MaxPacketSize) * (int(e.MaxBurst) + 1) * (int(e.Mult) + 1)
+}
+
+// intervalExponent returns k for an interval of 125µs * 2^k.
+func intervalExponent(iv time.Duration) (int, error) {
+	const uframe = 125 * time.Microsecond
+	if iv <= 0 {
+		return 0, fmt.Errorf("%s: periodic endpoints need an interval of 125µs times a power of two", iv)
+	}
+	for k := range 16 {
+		if iv == uframe<<k {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("%s is not 125µs times a power of two up to 4.096s", iv)
+}
+
+// interval encodes bInterval for speed s (Validate has accepted e).
+func (e *Endpoint) interval(s usb.Speed) uint8 {
+	if e.Type == usb.Bulk {
+		return 0
+	}
+	k, _ := intervalExponent(e.Interval)
+	if s != usb.SpeedFull {
+		return uint8(k + 1) // 2^(bInterval-1) microframes
+	}
+	frames := max(k-3, 0) // whole 1ms frames, rounded up to one
+	if e.Type == usb.Interrupt {
+		return uint8(1 << frames) // bInterval is the period in frames
+	}
+	return uint8(frames + 1) // isochronous: 2^(bInterval-1) frames
+}
+
+func (e *Endpoint) maxPacket(s usb.Speed) uint16 {
+	if e.Type == usb.Bulk {
+		switch s {
+		case usb.SpeedHigh:
+			return 512
+		case usb.SpeedSuper:
+			return 1024
+		}
+		if e.MaxPacketSize == 0 {
+			return 64
+		}
+		return e.MaxPacketSize
+	}
+	if s == usb.SpeedHigh && e.Transactions > 1 {
+		return e.MaxPacketSize | uint16(e.Transactions-1)<<11
+	}
+	return e.MaxPacketSize
+}
+
+func (e *Endpoint) companion() usb.SSEndpointCompanionDescriptor {
+	c := usb.SSEndpointCompanionDescriptor{MaxBurst: e.MaxBurst}
+	switch e.Type {
+	case usb.Bulk:
+		c.Attributes = e.MaxStreams
+	case usb.Isochronous:
+		c.Attributes = e.Mult
+	}
+	if e.Type != usb.Bulk {
+		c.BytesPerInterval = e.BytesPerInterval
+		if c.BytesPerInterval == 0 {
+			c.BytesPerInterval = uint16(e.maxBytesPerInterval())
+		}
+	}
+	return c
+}
+
+// speedDescriptors expands d for speed s.
+func (d *Descriptors) speedDescriptors(s usb.Speed) []usb.Descriptor {
+	var out []usb.Descriptor
+	for i := range d.Interfaces {
+		for _, a := range d.Associations {
+			if int(a.FirstInterface) == i {
+				out = append(out, usb.InterfaceAssociationDescriptor{
+					FirstInterface: a.FirstInterface, InterfaceCount: a.InterfaceCount,
+					FunctionClass: a.Class, FunctionSubClass: a.SubClass, FunctionProtocol: a.Protocol,
+					FunctionIndex: a.Name,
+				})
+			}
+		}
+		in := &d.Interfaces[i]
+		out = append(out, usb.InterfaceDescriptor{
+			Number: uint8(i), NumEndpoints: uint8(len(in.Endpoints)),
+			Class: in.Class, SubClass: in.SubClass, Protocol: in.Protocol, InterfaceIndex: in.Name,
+		})
+		for _, c := range in.ClassDescriptors {
+			out = append(out, usb.RawDescriptor{Type: usb.DescriptorType(c[1]), Data: slices.Clone(c[2:])})
+		}
+		for j := range in.Endpoints {
+			e := &in.Endpoints[j]
+			out = append(out, usb.EndpointDescriptor{
+				Address:       e.Address,
+				Attributes:    uint8(e.Type) | e.IsoAttributes,
+				MaxPacketSize: e.maxPacket(s),
+				Interval:      e.interval(s),
+			})
+			if s == usb.SpeedSuper {
+				out = append(out, e.companion())
+			}
+		}
+	}
+	return out
+}
+
+// Blob validates d and expands it into the descriptors blob that
+// MarshalBinary encodes.
+func (d *Descriptors) Blob() (*DescriptorBlob, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	b := &DescriptorBlob{Version: 2, Flags: d.Flags}
+	if d.Flags&FlagEventFD != 0 {
+		b.EventFD = int32(d.EventFD)
+	}
+	for _, s := range d.speeds() {
+		ds := d.speedDescriptors(s)
+		switch s {
+		case usb.SpeedFull:
+			b.Flags |= FlagHasFS
+			b.FullSpeed = ds
+		case usb.SpeedHigh:
+			b.Flags |= FlagHasHS
+			b.HighSpeed = ds
+		case usb.SpeedSuper:
+			b.Flags |= FlagHasSS
+			b.SuperSpeed = ds
+		}
+	}
+	b.OS = d.osDescriptors()
+	if len(b.OS) > 0 {
+		b.Flags |= FlagHasMSOSDesc
+	}
+	return b, nil
+}
 
 // MarshalBinary validates d and encodes the v2 descriptors blob (magic 3)
 // to write to ep0.
-func (d *Descriptors) MarshalBinary() ([]byte, error) { return nil, errNotYet }
+func (d *Descriptors) MarshalBinary() ([]byte, error) {
+	b, err := d.Blob()
+	if err != nil {
+		return nil, err
+	}
+	return b.MarshalBinary()
+}
 
 // EndpointFiles lists the data endpoints in the order f_fs names their
-// files: ep1, ep2, ... in descriptor order, or ep<address> with
-// FlagVirtualAddr.
-func (d *Descriptors) EndpointFiles() []EndpointFile { return nil }
+// files: ep1, ep2, ... in descriptor order, or ep<address in hex> (e.g.
+// "ep81") with FlagVirtualAddr.
+func (d *Descriptors) EndpointFiles() []EndpointFile {
+	var files []EndpointFile
+	for i, in := range d.Interfaces {
+		for _, e := range in.Endpoints {
+			name := fmt.Sprintf("ep%d", len(files)+1)
+			if d.Flags&FlagVirtualAddr != 0 {
+				name = fmt.Sprintf("ep%02x", uint8(e.Address))
+			}
+			files = append(files, EndpointFile{Name: name, Address: e.Address, Type: e.Type, Interface: uint8(i)})
+		}
+	}
+	return files
+}
+
+// StringCount returns the highest string index the descriptors refer to:
+// the number of strings every language of the strings blob must have.
+func (d *Descriptors) StringCount() int {
+	n := 0
+	for _, a := range d.Associations {
+		n = max(n, int(a.Name))
+	}
+	for _, in := range d.Interfaces {
+		n = max(n, int(in.Name))
+	}
+	return n
+}
+
+// CheckStrings reports whether s provides every string d refers to, the
+// check f_fs makes when the strings blob is written.
+func (d *Descriptors) CheckStrings(s *Strings) error {
+	need := d.StringCount()
+	if need == 0 {
+		return nil
+	}
+	if len(s.Languages) == 0 {
+		return invalid("Strings", "Languages", "none, but the descriptors refer to string %d", need)
+	}
+	if have := len(s.Languages[0].Strings); have < need {
+		return invalid("Strings", "Languages", "%d strings per language, but the descriptors refer to string %d", have, need)
+	}
+	return nil
+}
 
 // DescriptorBlob is a decoded descriptors blob, v1 (magic 1) or v2
 // (magic 3): what was, or would be, written to ep0. Print it with String
@@ -165,31 +600,254 @@ type DescriptorBlob struct {
 	OS         []OSDescriptor
 }
 
-// OSDescriptor is one Microsoft OS descriptor of a blob: a header naming
-// the interface, then extended compat IDs (wIndex 4) or extended properties
-// (wIndex 5).
-type OSDescriptor struct {
-	Interface  uint8
-	BCDVersion usb.BCD
-	Index      uint16 // wIndex: 4 extended compat ID, 5 extended properties
-	Compat     []CompatID
-	Properties []Property
+// Magic numbers of the FunctionFS blobs.
+const (
+	MagicDescriptorsV1 = 1
+	MagicStrings       = 2
+	MagicDescriptorsV2 = 3
+)
+
+// ErrBlob is wrapped by every error decoding or encoding a blob.
+var ErrBlob = fmt.Errorf("ffs: malformed blob")
+
+func blobErr(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrBlob}, args...)...)
 }
 
-// CompatID is one function section of an extended compat ID descriptor.
-type CompatID struct {
-	FirstInterface  uint8
-	Reserved1       uint8 // f_fs requires 1
-	CompatibleID    [8]byte
-	SubCompatibleID [8]byte
+// reader walks a blob, every read checked against what is left.
+type reader struct {
+	b   []byte
+	off int
+	err error
 }
 
-// ParseDescriptorBlob decodes a v1 or v2 descriptors blob.
-func ParseDescriptorBlob(b []byte) (*DescriptorBlob, error) { return nil, errNotYet }
+func (r *reader) take(n int, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || len(r.b)-r.off < n {
+		r.err = blobErr("%s at offset %d needs %d bytes, %d left", what, r.off, n, len(r.b)-r.off)
+		return nil
+	}
+	p := r.b[r.off : r.off+n]
+	r.off += n
+	return p
+}
 
-// MarshalBinary encodes the blob as is, without FunctionFS rule checks
-// (only what the format needs: counts and lengths that fit).
-func (b *DescriptorBlob) MarshalBinary() ([]byte, error) { return nil, errNotYet }
+func (r *reader) u8(what string) uint8 {
+	if p := r.take(1, what); p != nil {
+		return p[0]
+	}
+	return 0
+}
 
-// Blob expands d into the descriptors blob MarshalBinary encodes.
-func (d *Descriptors) Blob() (*DescriptorBlob, error) { return nil, errNotYet }
+func (r *reader) u16(what string) uint16 {
+	if p := r.take(2, what); p != nil {
+		return binary.LittleEndian.Uint16(p)
+	}
+	return 0
+}
+
+func (r *reader) u32(what string) uint32 {
+	if p := r.take(4, what); p != nil {
+		return binary.LittleEndian.Uint32(p)
+	}
+	return 0
+}
+
+// ParseDescriptorBlob decodes a v1 or v2 descriptors blob. It checks the
+// format (magic, length, counts, every descriptor's bLength, trailing
+// bytes) but not FunctionFS's rules on what the descriptors say.
+func ParseDescriptorBlob(b []byte) (*DescriptorBlob, error) {
+	r := &reader{b: b}
+	magic := r.u32("magic")
+	length := r.u32("length")
+	if r.err != nil {
+		return nil, r.err
+	}
+	if int64(length) != int64(len(b)) {
+		return nil, blobErr("length field %d, blob has %d bytes", length, len(b))
+	}
+	blob := &DescriptorBlob{}
+	switch magic {
+	case MagicDescriptorsV1:
+		blob.Version, blob.Flags = 1, FlagHasFS|FlagHasHS
+	case MagicDescriptorsV2:
+		blob.Version, blob.Flags = 2, Flags(r.u32("flags"))
+	default:
+		return nil, blobErr("magic %d, want %d (v1) or %d (v2)", magic, MagicDescriptorsV1, MagicDescriptorsV2)
+	}
+	if blob.Flags&FlagEventFD != 0 {
+		blob.EventFD = int32(r.u32("eventfd"))
+	}
+	var counts [3]uint32
+	for i, name := range []string{"fs_count", "hs_count", "ss_count"} {
+		if blob.Flags&(1<<i) != 0 {
+			counts[i] = r.u32(name)
+		}
+	}
+	var osCount uint32
+	if blob.Flags&FlagHasMSOSDesc != 0 {
+		osCount = r.u32("os_count")
+	}
+	for i, dst := range []*[]usb.Descriptor{&blob.FullSpeed, &blob.HighSpeed, &blob.SuperSpeed} {
+		for k := uint32(0); k < counts[i] && r.err == nil; k++ {
+			if len(r.b)-r.off < 2 {
+				r.take(2, fmt.Sprintf("%s descriptor %d", speedName[i], k))
+				break
+			}
+			p := r.take(max(int(r.b[r.off]), 2), fmt.Sprintf("%s descriptor %d", speedName[i], k))
+			if r.err != nil {
+				break
+			}
+			d, _, err := usb.ParseDescriptor(p)
+			if err != nil {
+				return nil, blobErr("%s descriptor %d at offset %d: %v", speedName[i], k, r.off-len(p), err)
+			}
+			*dst = append(*dst, d)
+		}
+	}
+	for k := uint32(0); k < osCount && r.err == nil; k++ {
+		o, err := parseOSDescriptor(r)
+		if err != nil {
+			return nil, blobErr("OS descriptor %d: %v", k, err)
+		}
+		blob.OS = append(blob.OS, o)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.off != len(b) {
+		return nil, blobErr("%d bytes left over at offset %d", len(b)-r.off, r.off)
+	}
+	return blob, nil
+}
+
+var speedName = [3]string{"full-speed", "high-speed", "super-speed"}
+
+// MarshalBinary encodes the blob as is, without FunctionFS rule checks:
+// only what the format itself needs (a version, flags that match the
+// descriptor sets present, a v1 blob with only full and high speed).
+func (b *DescriptorBlob) MarshalBinary() ([]byte, error) {
+	sets := [3][]usb.Descriptor{b.FullSpeed, b.HighSpeed, b.SuperSpeed}
+	for i, s := range sets {
+		if len(s) > 0 && b.Flags&(1<<i) == 0 {
+			return nil, blobErr("%s descriptors present but flags %s lack %s", speedName[i], b.Flags, flagNames[i])
+		}
+	}
+	if len(b.OS) > 0 && b.Flags&FlagHasMSOSDesc == 0 {
+		return nil, blobErr("OS descriptors present but flags %s lack HAS_MS_OS_DESC", b.Flags)
+	}
+	var out []byte
+	switch b.Version {
+	case 1:
+		if b.Flags != FlagHasFS|FlagHasHS {
+			return nil, blobErr("a v1 blob has flags HAS_FS_DESC|HAS_HS_DESC, not %s", b.Flags)
+		}
+		out = binary.LittleEndian.AppendUint32(out, MagicDescriptorsV1)
+		out = binary.LittleEndian.AppendUint32(out, 0) // length, filled in below
+	case 2:
+		out = binary.LittleEndian.AppendUint32(out, MagicDescriptorsV2)
+		out = binary.LittleEndian.AppendUint32(out, 0)
+		out = binary.LittleEndian.AppendUint32(out, uint32(b.Flags))
+		if b.Flags&FlagEventFD != 0 {
+			out = binary.LittleEndian.AppendUint32(out, uint32(b.EventFD))
+		}
+	default:
+		return nil, blobErr("version %d, want 1 or 2", b.Version)
+	}
+	for i, s := range sets {
+		if b.Flags&(1<<i) != 0 {
+			out = binary.LittleEndian.AppendUint32(out, uint32(len(s)))
+		}
+	}
+	if b.Flags&FlagHasMSOSDesc != 0 {
+		out = binary.LittleEndian.AppendUint32(out, uint32(len(b.OS)))
+	}
+	for i, s := range sets {
+		for k, d := range s {
+			p, err := d.MarshalBinary()
+			if err != nil {
+				return nil, blobErr("%s descriptor %d: %v", speedName[i], k, err)
+			}
+			out = append(out, p...)
+		}
+	}
+	for k := range b.OS {
+		p, err := b.OS[k].marshal()
+		if err != nil {
+			return nil, blobErr("OS descriptor %d: %v", k, err)
+		}
+		out = append(out, p...)
+	}
+	binary.LittleEndian.PutUint32(out[4:], uint32(len(out)))
+	return out, nil
+}
+
+// String prints the blob field by field, one descriptor per line.
+func (b *DescriptorBlob) String() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "descriptors v%d flags %s", b.Version, b.Flags)
+	if b.Flags&FlagEventFD != 0 {
+		fmt.Fprintf(&sb, " eventfd %d", b.EventFD)
+	}
+	sb.WriteByte('\n')
+	for i, s := range [3][]usb.Descriptor{b.FullSpeed, b.HighSpeed, b.SuperSpeed} {
+		if b.Flags&(1<<i) == 0 {
+			continue
+		}
+		fmt.Fprintf(&sb, "%s: %d descriptors\n", speedName[i], len(s))
+		for _, d := range s {
+			fmt.Fprintf(&sb, "  %s %+v\n", d.DescriptorType(), d)
+		}
+	}
+	for k, o := range b.OS {
+		fmt.Fprintf(&sb, "os descriptor %d: %+v\n", k, o)
+	}
+	return sb.String()
+}
+
+// BlobError is the error of a blob write that the kernel rejected: which
+// blob, the errno, and what was sent.
+type BlobError struct {
+	Blob string // "descriptors" or "strings"
+	Data []byte // the bytes written to ep0
+	Err  error  // the write error, usually a syscall.Errno
+}
+
+// WriteError wraps err, the failure of writing data (the named blob,
+// "descriptors" or "strings") to ep0, into a *BlobError that keeps a copy
+// of data.
+func WriteError(blob string, data []byte, err error) error {
+	return &BlobError{Blob: blob, Data: slices.Clone(data), Err: err}
+}
+
+// Error says which blob failed and why, then dumps what was sent: decoded
+// field by field when it decodes, and in hex.
+func (e *BlobError) Error() string {
+	return fmt.Sprintf("ffs: ep0 rejected the %s blob (%d bytes): %v\n%s", e.Blob, len(e.Data), e.Err, e.Dump())
+}
+
+// Unwrap returns the write error, so errors.Is(err, syscall.EINVAL) works.
+func (e *BlobError) Unwrap() error { return e.Err }
+
+// Dump decodes the blob that was sent (or says why it does not decode)
+// and appends a hex dump.
+func (e *BlobError) Dump() string {
+	var decoded fmt.Stringer
+	var err error
+	switch e.Blob {
+	case "strings":
+		decoded, err = ParseStrings(e.Data)
+	default:
+		decoded, err = ParseDescriptorBlob(e.Data)
+	}
+	var sb strings.Builder
+	if err != nil {
+		fmt.Fprintf(&sb, "does not decode: %v\n", err)
+	} else {
+		sb.WriteString(decoded.String())
+	}
+	sb.WriteString(hex.Dump(e.Data))
+	return sb.String()
+}

@@ -1,0 +1,286 @@
+package ffs
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gadgetkit/gadgetkit/usb"
+)
+
+// Property is a Microsoft OS extended property of an interface, such as
+// DeviceInterfaceGUIDs.
+//
+// FunctionFS takes the name and the string data as UTF-8 and converts them
+// to UTF-16 when the host asks, so Data of the string types is UTF-8 with
+// its terminating NULs (see StringProperty and MultiStringProperty).
+type Property struct {
+	Name string
+	Type PropertyType
+	Data []byte
+}
+
+// PropertyType is dwPropertyDataType of an extended property.
+type PropertyType uint32
+
+// Extended property types (Windows registry value types).
+const (
+	PropString            PropertyType = 1 // REG_SZ
+	PropExpandString      PropertyType = 2 // REG_EXPAND_SZ
+	PropBinary            PropertyType = 3 // REG_BINARY
+	PropDWordLittleEndian PropertyType = 4 // REG_DWORD_LITTLE_ENDIAN
+	PropDWordBigEndian    PropertyType = 5 // REG_DWORD_BIG_ENDIAN
+	PropLink              PropertyType = 6 // REG_LINK
+	PropMultiString       PropertyType = 7 // REG_MULTI_SZ
+)
+
+var propTypeNames = []string{"", "REG_SZ", "REG_EXPAND_SZ", "REG_BINARY", "REG_DWORD_LITTLE_ENDIAN",
+	"REG_DWORD_BIG_ENDIAN", "REG_LINK", "REG_MULTI_SZ"}
+
+func (t PropertyType) String() string {
+	if t >= 1 && int(t) < len(propTypeNames) {
+		return propTypeNames[t]
+	}
+	return fmt.Sprintf("property-type(%d)", uint32(t))
+}
+
+// StringProperty returns a REG_SZ property.
+func StringProperty(name, value string) Property {
+	return Property{Name: name, Type: PropString, Data: []byte(value + "\x00")}
+}
+
+// MultiStringProperty returns a REG_MULTI_SZ property, e.g.
+// MultiStringProperty("DeviceInterfaceGUIDs", "{...}").
+func MultiStringProperty(name string, values ...string) Property {
+	return Property{Name: name, Type: PropMultiString, Data: []byte(strings.Join(values, "\x00") + "\x00\x00")}
+}
+
+// OS descriptor layout constants (linux/usb/functionfs.h, f_fs.c).
+const (
+	osHeaderSize       = 11 // interface, dwLength, bcdVersion, wIndex, bCount+Reserved / wCount
+	extCompatSize      = 24 // bFirstInterfaceNumber, Reserved1, CompatibleID[8], SubCompatibleID[8], Reserved2[6]
+	extPropFixedSize   = 14 // dwSize, dwPropertyDataType, wPropertyNameLength, dwPropertyDataLength
+	osIndexExtCompat   = 4
+	osIndexExtProp     = 5
+	osBCDVersion       = 0x0100
+	maxExtPropSize     = 255 // f_fs stores dwSize in a u8 while checking it
+	maxCompatIDLength  = 8
+	extCompatReserved1 = 1 // the spec's value; f_fs forces it
+)
+
+// OSDescriptor is one Microsoft OS descriptor of a blob: a header naming
+// the interface, then extended compat IDs (wIndex 4) or extended properties
+// (wIndex 5).
+type OSDescriptor struct {
+	Interface  uint8
+	Length     uint32  // dwLength as written; f_fs only checks it fits the blob
+	BCDVersion usb.BCD // f_fs accepts 0x0100 (and 0x0001 with a warning)
+	Index      uint16  // wIndex: 4 extended compat ID, 5 extended properties
+	Compat     []CompatID
+	Properties []ExtProp
+}
+
+// CompatID is one function section of an extended compat ID descriptor,
+// byte for byte.
+type CompatID struct {
+	FirstInterface  uint8
+	Reserved1       uint8 // 1 by the spec
+	CompatibleID    [8]byte
+	SubCompatibleID [8]byte
+	Reserved2       [6]byte // f_fs requires zeros
+}
+
+// ExtProp is one extended property section, byte for byte: Name and Data
+// exactly as in the blob (UTF-8 with their NULs for FunctionFS).
+type ExtProp struct {
+	Type PropertyType
+	Name []byte
+	Data []byte
+}
+
+func parseOSDescriptor(r *reader) (OSDescriptor, error) {
+	start := r.off
+	o := OSDescriptor{
+		Interface:  r.u8("OS descriptor interface"),
+		Length:     r.u32("dwLength"),
+		BCDVersion: usb.BCD(r.u16("bcdVersion")),
+		Index:      r.u16("wIndex"),
+	}
+	count := r.u16("wCount")
+	if r.err != nil {
+		return o, r.err
+	}
+	if int64(o.Length) > int64(len(r.b)-start) {
+		return o, fmt.Errorf("dwLength %d exceeds the %d bytes left", o.Length, len(r.b)-start)
+	}
+	switch o.Index {
+	case osIndexExtCompat:
+		for range count {
+			p := r.take(extCompatSize, "extended compat ID")
+			if p == nil {
+				return o, r.err
+			}
+			c := CompatID{FirstInterface: p[0], Reserved1: p[1]}
+			copy(c.CompatibleID[:], p[2:10])
+			copy(c.SubCompatibleID[:], p[10:18])
+			copy(c.Reserved2[:], p[18:24])
+			o.Compat = append(o.Compat, c)
+		}
+	case osIndexExtProp:
+		for range count {
+			at := r.off
+			size := r.u32("dwSize")
+			typ := PropertyType(r.u32("dwPropertyDataType"))
+			name := r.take(int(r.u16("wPropertyNameLength")), "property name")
+			data := r.take(int(r.u32("dwPropertyDataLength")), "property data")
+			if r.err != nil {
+				return o, r.err
+			}
+			if want := r.off - at; int64(size) != int64(want) {
+				return o, fmt.Errorf("extended property at offset %d: dwSize %d, its fields take %d", at, size, want)
+			}
+			o.Properties = append(o.Properties, ExtProp{Type: typ, Name: name, Data: data})
+		}
+	default:
+		return o, fmt.Errorf("wIndex %d, want 4 (extended compat ID) or 5 (extended properties)", o.Index)
+	}
+	return o, nil
+}
+
+func (o *OSDescriptor) marshal() ([]byte, error) {
+	var count int
+	switch o.Index {
+	case osIndexExtCompat:
+		count = len(o.Compat)
+		if len(o.Properties) > 0 {
+			return nil, fmt.Errorf("wIndex 4 (extended compat ID) with %d properties", len(o.Properties))
+		}
+	case osIndexExtProp:
+		count = len(o.Properties)
+		if len(o.Compat) > 0 {
+			return nil, fmt.Errorf("wIndex 5 (extended properties) with %d compat IDs", len(o.Compat))
+		}
+	default:
+		return nil, fmt.Errorf("wIndex %d, want 4 (extended compat ID) or 5 (extended properties)", o.Index)
+	}
+	if count > 0xffff {
+		return nil, fmt.Errorf("%d sections, at most 65535", count)
+	}
+	b := []byte{o.Interface}
+	b = binary.LittleEndian.AppendUint32(b, o.Length)
+	b = binary.LittleEndian.AppendUint16(b, uint16(o.BCDVersion))
+	b = binary.LittleEndian.AppendUint16(b, o.Index)
+	b = binary.LittleEndian.AppendUint16(b, uint16(count))
+	for _, c := range o.Compat {
+		b = append(b, c.FirstInterface, c.Reserved1)
+		b = append(b, c.CompatibleID[:]...)
+		b = append(b, c.SubCompatibleID[:]...)
+		b = append(b, c.Reserved2[:]...)
+	}
+	for _, p := range o.Properties {
+		if len(p.Name) > 0xffff {
+			return nil, fmt.Errorf("property name of %d bytes, at most 65535", len(p.Name))
+		}
+		b = binary.LittleEndian.AppendUint32(b, uint32(extPropFixedSize+len(p.Name)+len(p.Data)))
+		b = binary.LittleEndian.AppendUint32(b, uint32(p.Type))
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(p.Name)))
+		b = append(b, p.Name...)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(p.Data)))
+		b = append(b, p.Data...)
+	}
+	return b, nil
+}
+
+// validCompatID reports whether s fits the 8-byte ASCII field of an
+// extended compat ID, with the characters Windows uses (e.g. "WINUSB").
+func validCompatID(s string) error {
+	if len(s) > maxCompatIDLength {
+		return fmt.Errorf("%q is %d bytes, at most %d", s, len(s), maxCompatIDLength)
+	}
+	for _, c := range s {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return fmt.Errorf("%q: only A-Z, 0-9 and _", s)
+		}
+	}
+	return nil
+}
+
+func validateOS(where string, in *Interface) error {
+	if err := validCompatID(in.CompatibleID); err != nil {
+		return invalid(where, "CompatibleID", "%s", err)
+	}
+	if err := validCompatID(in.SubCompatibleID); err != nil {
+		return invalid(where, "SubCompatibleID", "%s", err)
+	}
+	if in.SubCompatibleID != "" && in.CompatibleID == "" {
+		return invalid(where, "SubCompatibleID", "set without CompatibleID")
+	}
+	for k, p := range in.Properties {
+		field := fmt.Sprintf("Properties[%d]", k)
+		if p.Name == "" {
+			return invalid(where, field, "empty Name")
+		}
+		if !utf8.ValidString(p.Name) || strings.ContainsRune(p.Name, 0) {
+			return invalid(where, field, "Name %q is not UTF-8 text without NULs", p.Name)
+		}
+		if p.Type < PropString || p.Type > PropMultiString {
+			return invalid(where, field, "Type %d, want 1 (REG_SZ) .. 7 (REG_MULTI_SZ)", uint32(p.Type))
+		}
+		switch p.Type {
+		case PropString, PropExpandString, PropLink:
+			if len(p.Data) == 0 || p.Data[len(p.Data)-1] != 0 {
+				return invalid(where, field, "%s data must end with a NUL", p.Type)
+			}
+		case PropMultiString:
+			if len(p.Data) < 2 || p.Data[len(p.Data)-1] != 0 || p.Data[len(p.Data)-2] != 0 {
+				return invalid(where, field, "REG_MULTI_SZ data must end with two NULs")
+			}
+		case PropDWordLittleEndian, PropDWordBigEndian:
+			if len(p.Data) != 4 {
+				return invalid(where, field, "%s data is 4 bytes, not %d", p.Type, len(p.Data))
+			}
+		}
+		if size := extPropFixedSize + len(p.Name) + 1 + len(p.Data); size > maxExtPropSize {
+			return invalid(where, field, "%d bytes encoded; f_fs handles at most %d per property", size, maxExtPropSize)
+		}
+	}
+	return nil
+}
+
+// osDescriptors builds the OS descriptors of d: one extended compat ID
+// descriptor covering every interface that has a compatible ID, then one
+// extended properties descriptor per interface that has properties.
+func (d *Descriptors) osDescriptors() []OSDescriptor {
+	var out []OSDescriptor
+	compat := OSDescriptor{BCDVersion: osBCDVersion, Index: osIndexExtCompat}
+	for i, in := range d.Interfaces {
+		if in.CompatibleID == "" {
+			continue
+		}
+		if len(compat.Compat) == 0 {
+			compat.Interface = uint8(i)
+		}
+		c := CompatID{FirstInterface: uint8(i), Reserved1: extCompatReserved1}
+		copy(c.CompatibleID[:], in.CompatibleID)
+		copy(c.SubCompatibleID[:], in.SubCompatibleID)
+		compat.Compat = append(compat.Compat, c)
+	}
+	if len(compat.Compat) > 0 {
+		compat.Length = uint32(osHeaderSize + extCompatSize*len(compat.Compat))
+		out = append(out, compat)
+	}
+	for i, in := range d.Interfaces {
+		if len(in.Properties) == 0 {
+			continue
+		}
+		o := OSDescriptor{Interface: uint8(i), BCDVersion: osBCDVersion, Index: osIndexExtProp, Length: osHeaderSize}
+		for _, p := range in.Properties {
+			e := ExtProp{Type: p.Type, Name: []byte(p.Name + "\x00"), Data: p.Data}
+			o.Length += uint32(extPropFixedSize + len(e.Name) + len(e.Data))
+			o.Properties = append(o.Properties, e)
+		}
+		out = append(out, o)
+	}
+	return out
+}
