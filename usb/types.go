@@ -21,7 +21,7 @@ func (d Direction) String() string {
 	case In:
 		return "in"
 	}
-	return fmt.Sprintf("direction(%#04x)", uint8(d))
+	return fmt.Sprintf("direction(%#02x)", uint8(d))
 }
 
 // EndpointAddress is bEndpointAddress: an endpoint number (0..15) in bits
@@ -47,7 +47,7 @@ func (a EndpointAddress) IsIn() bool { return a&0x80 != 0 }
 func (a EndpointAddress) String() string {
 	s := "ep" + strconv.Itoa(a.Number()) + a.Direction().String()
 	if a&0x70 != 0 {
-		s += fmt.Sprintf("(%#04x)", uint8(a))
+		s += fmt.Sprintf("(%#02x)", uint8(a))
 	}
 	return s
 }
@@ -178,7 +178,7 @@ func (c Class) String() string {
 	if n, ok := classNames[c]; ok {
 		return n
 	}
-	return fmt.Sprintf("class(%#04x)", uint8(c))
+	return fmt.Sprintf("class(%#02x)", uint8(c))
 }
 
 // BCD is a binary-coded decimal version such as bcdUSB 0x0200 ("2.00").
@@ -246,7 +246,7 @@ func (t DescriptorType) String() string {
 	if n, ok := typeNames[t]; ok {
 		return n
 	}
-	return fmt.Sprintf("descriptor-type(%#04x)", uint8(t))
+	return fmt.Sprintf("descriptor-type(%#02x)", uint8(t))
 }
 
 // LangID is a USB language identifier (wLANGID), used to select a string
@@ -261,4 +261,4 @@ const (
 	LangJapanese  LangID = 0x0411
 )
 
-func (l LangID) String() string { return fmt.Sprintf("%#06x", uint16(l)) }
+func (l LangID) String() string { return fmt.Sprintf("%#04x", uint16(l)) }
