@@ -24,6 +24,11 @@ const EnvRequire = "GADGETKIT_REQUIRE_GUEST"
 // InGuest reports whether this process runs inside the vmtest guest.
 func InGuest() bool { return os.Getenv(EnvGuest) == "1" }
 
+// needsGuestMarker is what the -exec wrapper looks for in a test binary
+// (go test strips symbol tables, so a symbol cannot serve). Only Require uses
+// it, so the linker keeps it exactly in binaries that call Require.
+var needsGuestMarker = "\x00gadgetkit:vmtest:needs-guest:v1\x00"
+
 // Require skips (or, with GADGETKIT_REQUIRE_GUEST=1, fails) t unless the
 // process runs inside the vmtest guest. It also marks the test binary as one
 // that the -exec wrapper must boot a guest for, so keep it out of line.
@@ -31,6 +36,9 @@ func InGuest() bool { return os.Getenv(EnvGuest) == "1" }
 //go:noinline
 func Require(t testing.TB) {
 	t.Helper()
+	if needsGuestMarker == "" {
+		panic("unreachable: keeps the marker in the binary")
+	}
 	if InGuest() {
 		return
 	}
