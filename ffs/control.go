@@ -1,0 +1,162 @@
+package ffs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Control is a control request delivered to Config.OnControl. Answer it
+// exactly once:
+//
+//   - Write: the IN data stage (at most wLength bytes; fewer ends the
+//     transfer early with a short packet, which f_fs sends for you);
+//   - Read: the OUT data stage (exactly wLength bytes);
+//   - Ack: the status stage of a request without data (wLength 0);
+//   - Stall: refuse it (the host sees EPIPE).
+//
+// Using the wrong one for the request (a Write for an OUT request, a reply
+// longer than wLength, a Read of another size) answers nothing and returns
+// an error; the request is then stalled when the handler returns.
+type Control struct {
+	Setup
+	f        *Function
+	answered bool
+}
+
+// errUnanswered is why a request the handler left alone was stalled.
+var errUnanswered = errors.New("not answered by the handler")
+
+func (f *Function) serveControl(s Setup) {
+	c := &Control{Setup: s, f: f}
+	err := c.runHandler()
+	if !c.answered {
+		if err == nil {
+			err = errUnanswered
+		}
+		if serr := c.Stall(); serr != nil {
+			err = errors.Join(err, serr)
+		}
+	}
+	if err != nil && f.cfg.OnError != nil {
+		f.cfg.OnError(&ControlError{Setup: s, Reason: "stalled", Err: err})
+	}
+}
+
+func (c *Control) runHandler() (err error) {
+	if c.f.cfg.OnControl == nil {
+		return errors.New("no OnControl handler")
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panic: %v", p)
+		}
+	}()
+	return c.f.cfg.OnControl(c)
+}
+
+func (c *Control) mistake(format string, args ...any) error {
+	return &ControlError{Setup: c.Setup, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Write answers an IN request with data, at most wLength bytes.
+func (c *Control) Write(p []byte) error {
+	switch {
+	case c.answered:
+		return c.mistake("already answered")
+	case !c.IsIn():
+		return c.mistake("Write to an OUT request")
+	case len(p) > int(c.Length):
+		return c.mistake("reply of %d bytes exceeds wLength %d", len(p), c.Length)
+	}
+	c.answered = true
+	_, err := c.f.ep0io(p, false)
+	return c.kernelErr("data stage write", err)
+}
+
+// Read receives the OUT data stage into p, which must be exactly wLength
+// bytes, and returns the bytes the host sent.
+func (c *Control) Read(p []byte) (int, error) {
+	switch {
+	case c.answered:
+		return 0, c.mistake("already answered")
+	case c.IsIn():
+		return 0, c.mistake("Read of an IN request")
+	case c.Length == 0:
+		return 0, c.mistake("Read of a request without data stage: use Ack")
+	case len(p) != int(c.Length):
+		return 0, c.mistake("Read into %d bytes, wLength is %d", len(p), c.Length)
+	}
+	c.answered = true
+	n, err := c.f.ep0io(p, true)
+	return n, c.kernelErr("data stage read", err)
+}
+
+// Ack completes the status stage of a request without data stage.
+func (c *Control) Ack() error {
+	switch {
+	case c.answered:
+		return c.mistake("already answered")
+	case c.Length != 0:
+		return c.mistake("Ack of a request with wLength %d: use Read or Write", c.Length)
+	}
+	c.answered = true
+	// The status stage is a zero-length transfer in the request's direction.
+	_, err := c.f.ep0io(nil, !c.IsIn())
+	return c.kernelErr("status stage", err)
+}
+
+// Stall refuses the request. f_fs stalls ep0 on a transfer in the wrong
+// direction and reports EL2HLT, which here means success.
+func (c *Control) Stall() error {
+	c.answered = true
+	var one [1]byte
+	_, err := c.f.ep0io(one[:], c.IsIn())
+	if errors.Is(err, syscall.EL2HLT) {
+		return nil
+	}
+	if err == nil {
+		return c.mistake("stall was not taken by the kernel")
+	}
+	return c.kernelErr("stall", err)
+}
+
+func (c *Control) kernelErr(stage string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, syscall.EIDRM) {
+		err = fmt.Errorf("%w: %w", ErrStaleSetup, err)
+	}
+	return &ControlError{Setup: c.Setup, Reason: stage, Err: err}
+}
+
+// ep0io reads or writes ep0 once. f_fs waits in the kernel for a control
+// data or status stage whatever O_NONBLOCK says, so this does not park on
+// the poller; it goes through SyscallConn so the fd stays non-blocking.
+func (f *Function) ep0io(p []byte, read bool) (int, error) {
+	var n int
+	var ioerr error
+	err := f.ep0raw.Read(func(fd uintptr) bool {
+		if read {
+			n, ioerr = unix.Read(int(fd), p)
+		} else {
+			n, ioerr = unix.Write(int(fd), p)
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	if ioerr != nil {
+		op := "write ep0"
+		if read {
+			op = "read ep0"
+		}
+		return n, os.NewSyscallError(op, ioerr)
+	}
+	return n, nil
+}

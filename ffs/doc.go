@@ -1,0 +1,63 @@
+// Package ffs drives a Linux FunctionFS function from Go: the descriptors
+// and strings blobs, ep0 events and control requests, and the data
+// endpoints through kernel AIO with deep queues and cancellation.
+//
+// # Life of a Function
+//
+// Mount functionfs, call Open with the descriptors and strings (they are
+// written to ep0, which makes f_fs create the endpoint files), bind the
+// gadget to a UDC, and call Run, which follows the host through ep0 events
+// (BIND, ENABLE, DISABLE, SUSPEND, RESUME, UNBIND) and answers control
+// requests with Config.OnControl. State and WaitState tell where the
+// Function is; a disconnect brings it back to StateBound and a reconnect to
+// StateEnabled without reopening anything. Close releases everything; when
+// the last file of the instance closes, f_fs unbinds the gadget.
+//
+// ep0 is opened O_NONBLOCK and handed to os.NewFile, so Run parks on the
+// runtime poller instead of holding an OS thread.
+//
+// # Data transfers
+//
+// Each data endpoint is an EP with a fixed pool of Config.QueueDepth
+// requests. A Request is an iocb and a buffer of Config.RequestSize bytes,
+// both in memory mapped once outside the Go heap: the kernel owns them from
+// Submit until the completion is reaped, and nothing moves, frees or reuses
+// them meanwhile. Three ways to use them:
+//
+//   - EP.Read and EP.Write: one blocking transfer, cancelled with ctx;
+//   - EP.Get, Request.Submit, Request.Wait (or Done and Result), Release:
+//     the asynchronous interface, for queues as deep as the pool, with no
+//     allocation per request;
+//   - EP.NewReader and EP.NewWriter: io.Reader and io.Writer that keep every
+//     request of the endpoint in flight.
+//
+// OUT requests are rounded up to a multiple of wMaxPacketSize at the speed
+// the host chose (read with FUNCTIONFS_ENDPOINT_DESC on ENABLE), so a full
+// packet never overflows a request. A zero-length packet on an IN endpoint
+// is sent on demand: EP.WriteZLP, or Submit(0).
+//
+// One AIO context and one eventfd serve the whole Function, rather than one
+// per endpoint: f_fs completes every request of an instance on one ordered
+// workqueue anyway, so a single ring and a single reaper goroutine (parked
+// on the eventfd through the runtime poller) see completions in the order
+// they happen at no extra cost, and the number of goroutines, fds and rings
+// does not grow with the number of endpoints. Endpoint files are opened
+// O_NONBLOCK, so io_submit on a disabled endpoint fails the request with
+// EAGAIN (ErrNotEnabled) instead of blocking.
+//
+// # Cancellation
+//
+// A transfer is cancelled by cancelling the context given to Wait (or
+// Read, Write, the Reader and Writer). Wait then calls io_cancel and waits
+// for that request's completion before it returns, whatever io_cancel
+// answered: EINPROGRESS on mainline kernels, 0 on stable kernels that post
+// -EINTR, EINVAL when the transfer completed first. The completion decides
+// the result, so a cancel that races a completion reports the completion's
+// real bytes, never both and never neither. Errors are *TransferError values
+// matching a sentinel and the errno, e.g. errors.Is(err, ErrCancelled) and
+// errors.Is(err, syscall.ECONNRESET).
+//
+// Close cancels everything in flight, waits for the completions, calls
+// io_destroy, and unmaps the memory once every request taken with Get has
+// been released.
+package ffs

@@ -1,0 +1,559 @@
+package ffs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gadgetkit/gadgetkit/internal/aio"
+	"github.com/gadgetkit/gadgetkit/usb"
+)
+
+// Defaults for Config.QueueDepth and Config.RequestSize.
+const (
+	DefaultQueueDepth  = 16
+	DefaultRequestSize = 16 << 10
+)
+
+// engine is one kernel AIO context shared by every endpoint of a Function,
+// its eventfd, the goroutine that reaps its completions, and the pinned
+// memory of every request. See doc.go for why there is one per Function.
+type engine struct {
+	actx   aio.Context
+	efd    int
+	efile  *os.File
+	mem    *aio.Region
+	reqs   []*Request // indexed by aio_data
+	events []aio.Event
+
+	closing    chan struct{} // closed when Close starts
+	reaperDone chan struct{}
+	// life is held shared by Submit and exclusively by Close when it stops
+	// new submissions, so none slips between the last cancel and io_destroy.
+	life   sync.RWMutex
+	closed bool
+
+	// out counts requests taken from the pools. The memory is unmapped when
+	// the engine is closed and out is zero, so a request still held by its
+	// owner after Close keeps a valid buffer.
+	mu       sync.Mutex
+	out      int
+	unmapped bool
+
+	inflight atomic.Int64
+	drained  chan struct{} // a token whenever inflight drops to zero
+
+	submitted, completed, cancels, unexpected atomic.Uint64
+}
+
+// EP is one open data endpoint file of a Function, with its fixed pool of
+// requests. Its methods are safe for concurrent use.
+type EP struct {
+	eng       *engine
+	file      EndpointFile
+	fd        int
+	maxPacket atomic.Uint32 // wMaxPacketSize at the current speed, 0 until known
+	free      chan *Request
+	inflight  atomic.Int64
+	drained   chan struct{}
+	reqs      []*Request
+}
+
+// Request is one transfer slot of an endpoint: an iocb and a buffer pinned
+// outside the Go heap. The kernel owns both from Submit until the
+// completion has been reaped; Wait returns only after that. A Request is
+// used by one goroutine at a time: Get it, fill Buf, Submit, Wait, then
+// Submit again or Release it.
+type Request struct {
+	ep      *EP
+	idx     uint64
+	cb      *aio.IOCB
+	buf     []byte
+	done    chan struct{} // one token per completion
+	pending bool          // submitted and not yet waited for (owner only)
+	// inKernel is set from submission until the completion is reaped: the
+	// reaper's proof that each submission completes exactly once.
+	inKernel atomic.Bool
+
+	// Written by the reaper before the token is sent on done.
+	res       int64
+	cancelErr syscall.Errno
+}
+
+// newEngine sets up the AIO context, eventfd and memory for eps and starts
+// the reaper.
+func newEngine(eps []*EP, depth, size int) (*engine, error) {
+	page := os.Getpagesize()
+	size = (size + page - 1) / page * page
+	total := len(eps) * depth
+	if total == 0 {
+		total = 1 // io_setup rejects 0; a function without data endpoints still gets a context
+	}
+	cbBytes := (total*aio.IOCBSize + page - 1) / page * page
+	e := &engine{
+		events:     make([]aio.Event, total),
+		closing:    make(chan struct{}),
+		reaperDone: make(chan struct{}),
+		drained:    make(chan struct{}, 1),
+	}
+	var err error
+	if e.actx, err = aio.Setup(total); err != nil {
+		return nil, err
+	}
+	if e.efd, e.efile, err = aio.NewEventfd(); err != nil {
+		e.actx.Destroy()
+		return nil, err
+	}
+	if e.mem, err = aio.Map(cbBytes + len(eps)*depth*size); err != nil {
+		e.efile.Close()
+		e.actx.Destroy()
+		return nil, err
+	}
+	cbs := e.mem.IOCBs(0, len(eps)*depth)
+	bufs := e.mem.Bytes()[cbBytes:]
+	for _, ep := range eps {
+		ep.eng = e
+		ep.free = make(chan *Request, depth)
+		ep.drained = make(chan struct{}, 1)
+		for range depth {
+			i := len(e.reqs)
+			r := &Request{
+				ep:   ep,
+				idx:  uint64(i),
+				cb:   &cbs[i],
+				buf:  bufs[i*size : (i+1)*size : (i+1)*size],
+				done: make(chan struct{}, 1),
+			}
+			e.reqs = append(e.reqs, r)
+			ep.reqs = append(ep.reqs, r)
+			ep.free <- r
+		}
+	}
+	go e.reap()
+	return e, nil
+}
+
+var zeroTimeout unix.Timespec
+
+// reap parks on the eventfd through the runtime poller and drains the ring
+// each time it fires. It exits when the eventfd is closed.
+func (e *engine) reap() {
+	defer close(e.reaperDone)
+	var counter [8]byte
+	for {
+		if _, err := e.efile.Read(counter[:]); err != nil {
+			return
+		}
+		for {
+			n, err := e.actx.GetEvents(0, e.events, &zeroTimeout)
+			if err != nil || n == 0 {
+				break
+			}
+			for i := range e.events[:n] {
+				e.complete(&e.events[i])
+			}
+			if n < len(e.events) {
+				break
+			}
+		}
+	}
+}
+
+func (e *engine) complete(ev *aio.Event) {
+	if ev.Data >= uint64(len(e.reqs)) {
+		e.unexpected.Add(1)
+		return
+	}
+	r := e.reqs[ev.Data]
+	if !r.inKernel.Load() { // a completion for a request not in flight
+		e.unexpected.Add(1)
+		return
+	}
+	r.res = ev.Res
+	r.inKernel.Store(false)
+	e.completed.Add(1)
+	ep := r.ep
+	if ep.inflight.Add(-1) == 0 {
+		signal(ep.drained)
+	}
+	if e.inflight.Add(-1) == 0 {
+		signal(e.drained)
+	}
+	r.done <- struct{}{}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Name is the endpoint file's name, e.g. "ep1".
+func (ep *EP) Name() string { return ep.file.Name }
+
+// Address is the endpoint address as described.
+func (ep *EP) Address() usb.EndpointAddress { return ep.file.Address }
+
+// Type is the transfer type as described.
+func (ep *EP) Type() usb.TransferType { return ep.file.Type }
+
+// MaxPacketSize is wMaxPacketSize at the speed the host enabled the
+// endpoint with; 0 before the first ENABLE.
+func (ep *EP) MaxPacketSize() int { return int(ep.maxPacket.Load()) }
+
+// QueueDepth is the number of requests of the endpoint.
+func (ep *EP) QueueDepth() int { return len(ep.reqs) }
+
+// RequestSize is the capacity of each request buffer (Config.RequestSize
+// rounded up to a page).
+func (ep *EP) RequestSize() int { return len(ep.reqs[0].buf) }
+
+// Get takes a free request from the endpoint's pool, waiting for one until
+// ctx is done or the Function is closed.
+func (ep *EP) Get(ctx context.Context) (*Request, error) {
+	select {
+	case <-ep.eng.closing:
+		return nil, ErrClosed
+	default:
+	}
+	var r *Request
+	select {
+	case r = <-ep.free:
+	default:
+		select {
+		case r = <-ep.free:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-ep.eng.closing:
+			return nil, ErrClosed
+		}
+	}
+	e := ep.eng
+	e.mu.Lock()
+	e.out++
+	e.mu.Unlock()
+	return r, nil
+}
+
+// Buf is the request's whole pinned buffer. Fill it before submitting to
+// an IN endpoint; read it after Wait on an OUT endpoint. Do not touch it
+// between Submit and the end of Wait, nor keep it after Release.
+func (r *Request) Buf() []byte { return r.buf }
+
+// EP is the endpoint the request belongs to.
+func (r *Request) EP() *EP { return r.ep }
+
+// Submit queues the request: on an IN endpoint a write of Buf()[:n] (n may
+// be 0: a zero-length packet), on an OUT endpoint a read of up to n bytes,
+// rounded up to a multiple of wMaxPacketSize so that a full packet never
+// overflows the request.
+func (r *Request) Submit(n int) error {
+	ep := r.ep
+	e := ep.eng
+	if r.pending {
+		return fmt.Errorf("ffs: %s: submit of a request already in flight", ep.file.Name)
+	}
+	if n < 0 || n > len(r.buf) {
+		return fmt.Errorf("ffs: %s: submit of %d bytes, request size is %d", ep.file.Name, n, len(r.buf))
+	}
+	e.life.RLock()
+	defer e.life.RUnlock()
+	if e.closed {
+		return ErrClosed
+	}
+	if ep.file.Address.IsIn() {
+		r.cb.PrepWrite(ep.fd, r.buf[:n], r.idx, e.efd)
+	} else {
+		if n == 0 {
+			return fmt.Errorf("ffs: %s: read of 0 bytes", ep.file.Name)
+		}
+		if mp := int(ep.maxPacket.Load()); mp > 0 {
+			if up := (n + mp - 1) / mp * mp; up <= len(r.buf) {
+				n = up
+			}
+		}
+		r.cb.PrepRead(ep.fd, r.buf[:n], r.idx, e.efd)
+	}
+	r.cancelErr = 0
+	ep.inflight.Add(1)
+	e.inflight.Add(1)
+	r.inKernel.Store(true)
+	if err := e.actx.SubmitOne(r.cb); err != nil {
+		r.inKernel.Store(false)
+		ep.inflight.Add(-1)
+		e.inflight.Add(-1)
+		return fmt.Errorf("ffs: %s: %w", ep.file.Name, err)
+	}
+	e.submitted.Add(1)
+	r.pending = true
+	return nil
+}
+
+// Release returns the request to the endpoint's pool. The request must not
+// be in flight.
+func (r *Request) Release() {
+	if r.pending {
+		panic("ffs: Release of a request in flight: Wait for it first")
+	}
+	e := r.ep.eng
+	e.mu.Lock()
+	e.out--
+	last := e.closed && e.out == 0
+	e.mu.Unlock()
+	if last {
+		e.unmap()
+		return
+	}
+	r.ep.free <- r
+}
+
+// RawResult is the res field of the request's last completion: bytes moved
+// or a negative errno (-104 for a cancelled transfer).
+func (r *Request) RawResult() int64 { return r.res }
+
+// result turns the last completion into bytes and an error.
+func (r *Request) result() (int, error) {
+	if r.res >= 0 {
+		return int(r.res), nil
+	}
+	errno := syscall.Errno(-r.res)
+	op := "read"
+	if r.ep.file.Address.IsIn() {
+		op = "write"
+	}
+	return 0, &TransferError{Endpoint: r.ep.file.Name, Op: op, Kind: kindOf(errno), Errno: errno}
+}
+
+// Read reads one transfer of up to len(p) bytes. A transfer longer than p
+// (possible when len(p) is not a multiple of wMaxPacketSize) is cut to p
+// and reported as io.ErrShortBuffer. Cancelling ctx cancels the transfer.
+func (ep *EP) Read(ctx context.Context, p []byte) (int, error) {
+	r, err := ep.Get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Release()
+	n := min(len(p), len(r.buf))
+	if err := r.Submit(n); err != nil {
+		return 0, err
+	}
+	got, err := r.Wait(ctx)
+	if err != nil {
+		return 0, err
+	}
+	c := copy(p, r.buf[:got])
+	if c < got {
+		return c, io.ErrShortBuffer
+	}
+	return c, nil
+}
+
+// Write writes p, one request-sized transfer at a time, and returns how
+// many bytes the host took. It does not add a zero-length packet: see
+// WriteZLP.
+func (ep *EP) Write(ctx context.Context, p []byte) (int, error) {
+	r, err := ep.Get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Release()
+	written := 0
+	for {
+		c := copy(r.buf, p[written:])
+		if err := r.Submit(c); err != nil {
+			return written, err
+		}
+		n, err := r.Wait(ctx)
+		written += n
+		if err != nil || written == len(p) {
+			return written, err
+		}
+	}
+}
+
+// WriteZLP sends a zero-length packet, which ends a transfer whose length
+// is a multiple of wMaxPacketSize.
+func (ep *EP) WriteZLP(ctx context.Context) error {
+	_, err := ep.Write(ctx, nil)
+	return err
+}
+
+// Reader keeps every request of an OUT endpoint queued and returns the data
+// in order. It is not safe for concurrent use.
+type Reader struct {
+	ep     *EP
+	ctx    context.Context
+	ring   []*Request
+	head   int
+	off, n int
+	have   bool
+	err    error
+}
+
+// NewReader returns a streaming reader on the endpoint. It takes all of
+// the endpoint's requests on first use; Close gives them back. ctx bounds
+// every Read and cancelling it cancels the queued transfers.
+func (ep *EP) NewReader(ctx context.Context) *Reader {
+	return &Reader{ep: ep, ctx: ctx}
+}
+
+func (rd *Reader) Read(p []byte) (int, error) {
+	if rd.err != nil {
+		return 0, rd.err
+	}
+	if rd.ring == nil {
+		for range rd.ep.QueueDepth() {
+			r, err := rd.ep.Get(rd.ctx)
+			if err == nil {
+				rd.ring = append(rd.ring, r)
+				err = r.Submit(len(r.buf))
+			}
+			if err != nil {
+				rd.err = err
+				return 0, err
+			}
+		}
+	}
+	for !rd.have {
+		r := rd.ring[rd.head]
+		n, err := r.Wait(rd.ctx)
+		if err != nil {
+			rd.err = err
+			return 0, err
+		}
+		if n == 0 { // a zero-length packet carries no data: requeue it
+			if err := rd.advance(); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		rd.off, rd.n, rd.have = 0, n, true
+	}
+	c := copy(p, rd.ring[rd.head].buf[rd.off:rd.n])
+	rd.off += c
+	if rd.off == rd.n {
+		rd.have = false
+		if err := rd.advance(); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func (rd *Reader) advance() error {
+	r := rd.ring[rd.head]
+	if err := r.Submit(len(r.buf)); err != nil {
+		rd.err = err
+		return err
+	}
+	rd.head = (rd.head + 1) % len(rd.ring)
+	return nil
+}
+
+// Close cancels the queued transfers, waits for them, and returns the
+// requests to the endpoint.
+func (rd *Reader) Close() error {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, r := range rd.ring {
+		if r.pending {
+			r.Wait(cancelled)
+		}
+		r.Release()
+	}
+	rd.ring = nil
+	if rd.err == nil {
+		rd.err = ErrClosed
+	}
+	return nil
+}
+
+// Writer keeps up to every request of an IN endpoint in flight. Each Write
+// is split into request-sized transfers; errors are sticky. It is not safe
+// for concurrent use.
+type Writer struct {
+	ep    *EP
+	ctx   context.Context
+	ring  []*Request
+	head  int // oldest in flight
+	count int // in flight
+	err   error
+}
+
+// NewWriter returns a streaming writer on the endpoint. It takes all of the
+// endpoint's requests on first use; Close gives them back.
+func (ep *EP) NewWriter(ctx context.Context) *Writer {
+	return &Writer{ep: ep, ctx: ctx}
+}
+
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.ring == nil {
+		for range w.ep.QueueDepth() {
+			r, err := w.ep.Get(w.ctx)
+			if err != nil {
+				w.err = err
+				return 0, err
+			}
+			w.ring = append(w.ring, r)
+		}
+	}
+	done := 0
+	for done < len(p) {
+		if w.count == len(w.ring) {
+			if err := w.waitOldest(); err != nil {
+				return done, err
+			}
+		}
+		r := w.ring[(w.head+w.count)%len(w.ring)]
+		c := copy(r.buf, p[done:])
+		if err := r.Submit(c); err != nil {
+			w.err = err
+			return done, err
+		}
+		w.count++
+		done += c
+	}
+	return done, nil
+}
+
+func (w *Writer) waitOldest() error {
+	r := w.ring[w.head]
+	_, err := r.Wait(w.ctx)
+	w.head = (w.head + 1) % len(w.ring)
+	w.count--
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return w.err
+}
+
+// Flush waits until every queued transfer has completed.
+func (w *Writer) Flush() error {
+	for w.count > 0 {
+		w.waitOldest()
+	}
+	return w.err
+}
+
+// Close flushes and returns the requests to the endpoint.
+func (w *Writer) Close() error {
+	err := w.Flush()
+	for _, r := range w.ring {
+		r.Release()
+	}
+	w.ring = nil
+	if w.err == nil {
+		w.err = ErrClosed
+	}
+	return err
+}

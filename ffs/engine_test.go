@@ -1,0 +1,247 @@
+package ffs
+
+// Host tests of the AIO engine: regular files and pipes stand in for
+// endpoint files, which exist only under FunctionFS. Kernel AIO completes
+// I/O on them synchronously, which exercises every path except a transfer
+// that stays pending (those tests run in the guest).
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gadgetkit/gadgetkit/usb"
+)
+
+// fileEP opens path as the endpoint file of an endpoint with address addr.
+func fileEP(t *testing.T, path string, addr usb.EndpointAddress) *EP {
+	t.Helper()
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return &EP{file: EndpointFile{Name: filepath.Base(path), Address: addr, Type: usb.Bulk}, fd: fd}
+}
+
+func pipeEPs(t *testing.T) (in, out *EP, toHost, fromHost *os.File) {
+	t.Helper()
+	var a, b [2]int
+	if err := unix.Pipe2(a[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Pipe2(b[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(a[1]); unix.Close(b[0]) })
+	in = &EP{file: EndpointFile{Name: "ep1", Address: usb.Address(1, usb.In), Type: usb.Bulk}, fd: a[1]}
+	out = &EP{file: EndpointFile{Name: "ep2", Address: usb.Address(2, usb.Out), Type: usb.Bulk}, fd: b[0]}
+	return in, out, os.NewFile(uintptr(a[0]), "host-in"), os.NewFile(uintptr(b[1]), "host-out")
+}
+
+func startEngine(t *testing.T, eps []*EP, depth, size int) *engine {
+	t.Helper()
+	e, err := newEngine(eps, depth, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.close() })
+	return e
+}
+
+func TestEngineReadWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	out := fileEP(t, filepath.Join(dir, "ep1"), usb.Address(1, usb.Out))
+	in := fileEP(t, filepath.Join(dir, "ep2"), usb.Address(2, usb.In))
+	e := startEngine(t, []*EP{out, in}, 4, 100)
+	if got := in.RequestSize(); got != os.Getpagesize() {
+		t.Fatalf("RequestSize %d, want the request size rounded up to a page (%d)", got, os.Getpagesize())
+	}
+	ctx := context.Background()
+	msg := []byte("from the gadget")
+	if n, err := in.Write(ctx, msg); err != nil || n != len(msg) {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "ep2"))
+	if !bytes.Equal(got, msg) {
+		t.Fatalf("IN endpoint file holds %q, want %q", got, msg)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ep1"), []byte("from the host"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, err := out.Read(ctx, buf)
+	if err != nil || string(buf[:n]) != "from the host" {
+		t.Fatalf("Read = %q, %v", buf[:n], err)
+	}
+	// With wMaxPacketSize 8 a 4-byte read is rounded up to one packet: the
+	// file yields 8 bytes, 4 fit.
+	out.maxPacket.Store(8)
+	short := make([]byte, 4)
+	if n, err := out.Read(ctx, short); !errors.Is(err, io.ErrShortBuffer) || string(short[:n]) != "from" {
+		t.Fatalf("Read into 4 bytes = %q, %v; want \"from\" and io.ErrShortBuffer", short[:n], err)
+	}
+	if s := (Stats{Submitted: e.submitted.Load(), Completed: e.completed.Load(), Unexpected: e.unexpected.Load()}); s.Submitted != 3 || s.Completed != 3 || s.Unexpected != 0 {
+		t.Fatalf("stats %+v, want 3 submitted and completed, none unexpected", s)
+	}
+}
+
+// A cancel that reaches a request the kernel already completed gets EINVAL,
+// and Wait returns the real completion, once.
+func TestCancelAfterCompletionReturnsRealResult(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ep1"), bytes.Repeat([]byte{7}, 300), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := fileEP(t, filepath.Join(dir, "ep1"), usb.Address(1, usb.Out))
+	e := startEngine(t, []*EP{out}, 2, 512)
+	ctx := context.Background()
+	for range 100 {
+		r, err := out.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Submit(512); err != nil {
+			t.Fatal(err)
+		}
+		r.cancel() // a file read completes inside io_submit: the cancel always loses
+		if r.CancelErrno() != syscall.EINVAL {
+			t.Fatalf("io_cancel of a completed read answered %v, want EINVAL", r.CancelErrno())
+		}
+		n, err := r.Wait(ctx)
+		if err != nil || n != 300 {
+			t.Fatalf("Wait after a lost cancel = %d, %v; want the real 300 bytes", n, err)
+		}
+		r.Release()
+	}
+	if c, u := e.completed.Load(), e.unexpected.Load(); c != 100 || u != 0 {
+		t.Fatalf("%d completions (%d unexpected) for 100 requests", c, u)
+	}
+}
+
+func TestStreamAdaptersOverPipes(t *testing.T) {
+	in, out, toHost, fromHost := pipeEPs(t)
+	startEngine(t, []*EP{in, out}, 8, 4096)
+	ctx := context.Background()
+	payload := make([]byte, 1<<20)
+	for i := range payload {
+		payload[i] = byte(i * 7 / 5)
+	}
+
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(toHost)
+		got <- b
+	}()
+	w := in.NewWriter(ctx)
+	if n, err := w.Write(payload); err != nil || n != len(payload) {
+		t.Fatalf("Writer.Write = %d, %v", n, err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(in.fd) // EOF for the host side
+	in.fd = -1
+	if b := <-got; !bytes.Equal(b, payload) {
+		t.Fatalf("host received %d bytes, not the %d written in order", len(b), len(payload))
+	}
+
+	go func() {
+		fromHost.Write(payload)
+		fromHost.Close()
+	}()
+	rd := out.NewReader(ctx)
+	b, err := io.ReadAll(io.LimitReader(rd, int64(len(payload))))
+	if err != nil || !bytes.Equal(b, payload) {
+		t.Fatalf("Reader: %d bytes, %v; want the %d bytes the host wrote, in order", len(b), err, len(payload))
+	}
+	rd.Close()
+	if len(out.free) != out.QueueDepth() || len(in.free) != in.QueueDepth() {
+		t.Fatalf("requests not returned to the pools: %d/%d and %d/%d", len(out.free), out.QueueDepth(), len(in.free), in.QueueDepth())
+	}
+}
+
+// The steady state of a full queue allocates nothing: resubmit the oldest
+// request as soon as it completes.
+func TestFullQueueZeroAllocs(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ep1"), make([]byte, 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := fileEP(t, filepath.Join(dir, "ep1"), usb.Address(1, usb.Out))
+	const depth = 16
+	startEngine(t, []*EP{out}, depth, 4096)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ring := make([]*Request, depth)
+	for i := range ring {
+		r, err := out.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Submit(4096); err != nil {
+			t.Fatal(err)
+		}
+		ring[i] = r
+	}
+	head := 0
+	var failed error
+	allocs := testing.AllocsPerRun(2000, func() {
+		r := ring[head]
+		if _, err := r.Wait(ctx); err != nil {
+			failed = err
+		}
+		if err := r.Submit(4096); err != nil {
+			failed = err
+		}
+		head = (head + 1) % depth
+	})
+	if failed != nil {
+		t.Fatal(failed)
+	}
+	for _, r := range ring {
+		r.Wait(ctx)
+		r.Release()
+	}
+	if allocs != 0 {
+		t.Fatalf("%v allocations per request in the steady state, want 0", allocs)
+	}
+}
+
+func TestCloseWithRequestsHeld(t *testing.T) {
+	dir := t.TempDir()
+	out := fileEP(t, filepath.Join(dir, "ep1"), usb.Address(1, usb.Out))
+	e, err := newEngine([]*EP{out}, 2, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r, err := out.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Submit(512); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Submit after close: %v, want ErrClosed", err)
+	}
+	if _, err := out.Get(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Get after close: %v, want ErrClosed", err)
+	}
+	r.Buf()[0] = 1 // still mapped while held: this would fault after munmap
+	if e.unmapped {
+		t.Fatal("memory unmapped while a request is held")
+	}
+	r.Release()
+	if !e.unmapped {
+		t.Fatal("memory still mapped after the last request came back to a closed engine")
+	}
+}
