@@ -15,7 +15,7 @@ func TestDecodeEvents(t *testing.T) {
 		err  string
 	}{{
 		name: "bind",
-		raw:  []byte{0, 0, 0, 0, 0, 0, 0, 0, /* type */ 0, /* pad */ 0, 0, 0},
+		raw:  []byte{0, 0, 0, 0, 0, 0, 0, 0 /* type */, 0 /* pad */, 0, 0, 0},
 		want: []Event{{Type: EventBind}},
 	}, {
 		name: "setup vendor IN",
