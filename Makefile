@@ -1,0 +1,53 @@
+# gadgetkit: one entry point for building, testing and demonstrating.
+#   make test   install what is missing, then every test: host tests directly,
+#               kernel tests in a QEMU guest (see internal/vmtest)
+#   make demo   the main job: a gadget on dummy_hcd with the host peer talking to it
+#   make bench  benchmarks (host-side encoders today; the guest sweep comes with gadgetd)
+
+GO      ?= go
+BIN     := $(CURDIR)/bin
+VMTEST  := $(BIN)/vmtest
+# Tests that call guest.Require must run, never skip, under make test.
+export GADGETKIT_REQUIRE_GUEST := 1
+
+.PHONY: all deps build test check unit vmtests demo bench fuzz clean kernel
+
+all: build
+
+deps:
+	./scripts/deps.sh
+
+$(BIN):
+	mkdir -p $(BIN)
+
+# The same static binary is the guest's /init: keep cgo out of it.
+$(VMTEST): FORCE | $(BIN)
+	CGO_ENABLED=0 $(GO) build -o $@ ./cmd/vmtest
+
+kernel: $(VMTEST)
+	$(VMTEST) kernel
+
+build: $(VMTEST)
+	$(GO) build ./...
+	CGO_ENABLED=0 GOARCH=arm64 $(GO) build $$($(GO) list ./... | grep -v -e /cmd/hosttest -e /internal/host)
+	CGO_ENABLED=0 GOARCH=arm   $(GO) build $$($(GO) list ./... | grep -v -e /cmd/hosttest -e /internal/host)
+
+check:
+	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
+	$(GO) vet ./...
+
+# Every package's test binary goes through vmtest exec: binaries whose tests
+# call guest.Require boot a fresh guest, the rest run here.
+test: deps kernel build check
+	$(GO) test -race -count=1 -exec "$(VMTEST) exec" ./...
+
+demo: deps kernel
+	./scripts/demo.sh
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf $(BIN)
+
+FORCE:
