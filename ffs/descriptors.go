@@ -50,15 +50,9 @@ func (f Flags) String() string {
 // derived from the description.
 const userFlags = FlagVirtualAddr | FlagEventFD | FlagAllCtrlRecip | FlagConfig0Setup
 
-// Limits f_fs and the composite framework impose.
-const (
-	// MaxEndpoints is the most data endpoints a FunctionFS function may have
-	// (FFS_MAX_EPS_COUNT - 1).
-	MaxEndpoints = 30
-	// MaxInterfaces is the most interfaces one configuration can hold
-	// (MAX_CONFIG_INTERFACES); usb_interface_id fails beyond it.
-	MaxInterfaces = 16
-)
+// MaxInterfaces is the most interfaces one configuration can hold
+// (MAX_CONFIG_INTERFACES); usb_interface_id fails beyond it.
+const MaxInterfaces = 16
 
 // Descriptors describes one FunctionFS function once; MarshalBinary expands
 // it into the descriptors of every speed in Speeds.
@@ -223,8 +217,9 @@ func (d *Descriptors) Validate() error {
 	if err := d.validateAssociations(); err != nil {
 		return err
 	}
+	// Distinct addresses also keep the count within f_fs's limit of 30
+	// data endpoints (FFS_MAX_EPS_COUNT - 1): 15 numbers, two directions.
 	seen := map[usb.EndpointAddress]string{}
-	count := 0
 	for i := range d.Interfaces {
 		in := &d.Interfaces[i]
 		where := fmt.Sprintf("interface %d", i)
@@ -246,11 +241,7 @@ func (d *Descriptors) Validate() error {
 			if err := d.validateEndpoint(ew, e); err != nil {
 				return err
 			}
-			count++
 		}
-	}
-	if count > MaxEndpoints {
-		return invalid("", "Interfaces", "%d endpoints, FunctionFS allows at most %d", count, MaxEndpoints)
 	}
 	return nil
 }
@@ -302,7 +293,7 @@ func checkClassDescriptor(in *Interface, c []byte) error {
 		}
 	}
 	if want == 0 {
-		return fmt.Errorf("type %#04x is rejected by f_fs, which accepts only 0x21 for HID, CCID and DFU interfaces", c[1])
+		return fmt.Errorf("type %#02x is rejected by f_fs, which accepts only 0x21 for HID, CCID and DFU interfaces", c[1])
 	}
 	if len(c) != want {
 		return fmt.Errorf("%d bytes, f_fs requires %d for this class", len(c), want)
@@ -312,7 +303,7 @@ func checkClassDescriptor(in *Interface, c []byte) error {
 
 func (d *Descriptors) validateEndpoint(where string, e *Endpoint) error {
 	if e.Address&0x70 != 0 {
-		return invalid(where, "Address", "%#04x sets reserved bits 4..6", uint8(e.Address))
+		return invalid(where, "Address", "%#02x sets reserved bits 4..6", uint8(e.Address))
 	}
 	if e.Address.Number() == 0 {
 		return invalid(where, "Address", "endpoint 0 is the control endpoint; data endpoints are 1..15")
@@ -324,7 +315,7 @@ func (d *Descriptors) validateEndpoint(where string, e *Endpoint) error {
 			return invalid(where, "MaxPacketSize", "%d: full-speed bulk allows 8, 16, 32 or 64 (high speed and SuperSpeed use 512 and 1024)", e.MaxPacketSize)
 		}
 		if e.Interval != 0 {
-			return invalid(where, "Interval", "set on a bulk endpoint")
+			return invalid(where, "Interval", "not for bulk endpoints (periodic only)")
 		}
 	case usb.Interrupt, usb.Isochronous:
 		if e.MaxPacketSize == 0 {
@@ -358,32 +349,32 @@ func (d *Descriptors) validateEndpoint(where string, e *Endpoint) error {
 		return invalid(where, "Type", "%s: data endpoints are bulk, interrupt or isochronous", e.Type)
 	}
 	if !periodic && e.Transactions != 0 {
-		return invalid(where, "Transactions", "set on a %s endpoint (periodic endpoints only)", e.Type)
+		return invalid(where, "Transactions", "not for %s endpoints (periodic only)", e.Type)
 	}
 	if e.Type != usb.Isochronous && e.IsoAttributes != 0 {
-		return invalid(where, "IsoAttributes", "set on a %s endpoint", e.Type)
+		return invalid(where, "IsoAttributes", "not for %s endpoints (isochronous only)", e.Type)
 	}
 	if e.IsoAttributes&^0x3c != 0 {
-		return invalid(where, "IsoAttributes", "%#04x has bits outside 2..5", e.IsoAttributes)
+		return invalid(where, "IsoAttributes", "%#02x has bits outside 2..5", e.IsoAttributes)
 	}
 	if e.MaxBurst > 15 {
 		return invalid(where, "MaxBurst", "%d: at most 15", e.MaxBurst)
 	}
 	if e.MaxStreams != 0 && e.Type != usb.Bulk {
-		return invalid(where, "MaxStreams", "set on a %s endpoint (bulk only)", e.Type)
+		return invalid(where, "MaxStreams", "not for %s endpoints (bulk only)", e.Type)
 	}
 	if e.MaxStreams > 16 {
 		return invalid(where, "MaxStreams", "%d: at most 16 (2^16 streams)", e.MaxStreams)
 	}
 	if e.Mult != 0 && e.Type != usb.Isochronous {
-		return invalid(where, "Mult", "set on a %s endpoint (isochronous only)", e.Type)
+		return invalid(where, "Mult", "not for %s endpoints (isochronous only)", e.Type)
 	}
 	if e.Mult > 2 {
 		return invalid(where, "Mult", "%d: at most 2", e.Mult)
 	}
 	if e.BytesPerInterval != 0 {
 		if !periodic {
-			return invalid(where, "BytesPerInterval", "set on a bulk endpoint")
+			return invalid(where, "BytesPerInterval", "not for bulk endpoints (periodic only)")
 		}
 		if most := e.maxBytesPerInterval(); int(e.BytesPerInterval) > most {
 			return invalid(where, "BytesPerInterval", "%d exceeds MaxPacketSize*(MaxBurst+1)*(Mult+1) = %d", e.BytesPerInterval, most)
