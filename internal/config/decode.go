@@ -177,12 +177,12 @@ func (o *object) need(key string) (*yaml.Node, string) {
 	return n, p
 }
 
-func (o *object) str(key string) string      { return o.d.str(o.get(key)) }
-func (o *object) needStr(key string) string  { return o.d.str(o.need(key)) }
-func (o *object) boolean(key string) bool    { return o.d.boolean(o.get(key)) }
-func (o *object) u8(key string) uint8        { n, p := o.get(key); return uint8(o.d.bits(n, p, 8)) }
-func (o *object) u16(key string) uint16      { n, p := o.get(key); return uint16(o.d.bits(n, p, 16)) }
-func (o *object) needU16(key string) uint16  { n, p := o.need(key); return uint16(o.d.bits(n, p, 16)) }
+func (o *object) str(key string) string     { return o.d.str(o.get(key)) }
+func (o *object) needStr(key string) string { return o.d.str(o.need(key)) }
+func (o *object) boolean(key string) bool   { return o.d.boolean(o.get(key)) }
+func (o *object) u8(key string) uint8       { n, p := o.get(key); return uint8(o.d.bits(n, p, 8)) }
+func (o *object) u16(key string) uint16     { n, p := o.get(key); return uint16(o.d.bits(n, p, 16)) }
+func (o *object) needU16(key string) uint16 { n, p := o.need(key); return uint16(o.d.bits(n, p, 16)) }
 func (o *object) integer(key string, min, max int64) int64 {
 	n, p := o.get(key)
 	return o.d.integer(n, p, min, max)
