@@ -42,6 +42,7 @@ type File struct{ Host, Guest string }
 // Options describe one guest run.
 type Options struct {
 	Kernel  *Kernel
+	Init    string   // the guest's /init: a vmtest binary (default: this executable)
 	Argv    []string // Argv[0] is a host path; it runs as /vmtest/bin/<base>
 	Dir     string   // working directory in the guest (default /)
 	Env     []string // extra environment for the payload
@@ -237,9 +238,12 @@ func buildInitramfs(dst string, o Options) error {
 	bw := bufio.NewWriterSize(f, 1<<20)
 	r := newInitramfs(bw)
 
-	self, err := os.Executable()
-	if err != nil {
-		return err
+	self := o.Init
+	if self == "" {
+		var err error
+		if self, err = os.Executable(); err != nil {
+			return err
+		}
 	}
 	if err := r.binary("init", self); err != nil {
 		return fmt.Errorf("init (%s): %w", self, err)

@@ -1,0 +1,122 @@
+package vmtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// bootable returns a kernel and a freshly built vmtest init, or skips when
+// this machine cannot boot a guest (no qemu or no cached kernel) unless
+// GADGETKIT_REQUIRE_GUEST=1, as under make test, where it fails.
+func bootable(t *testing.T) (*Kernel, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("boots QEMU guests")
+	}
+	_, qerr := exec.LookPath("qemu-system-x86_64")
+	k, kerr := CachedKernel(DefaultCacheDir())
+	if qerr != nil || kerr != nil {
+		why := "cannot boot a guest here: " + errors.Join(qerr, kerr).Error() + " (make deps kernel)"
+		if os.Getenv("GADGETKIT_REQUIRE_GUEST") == "1" {
+			t.Fatal(why)
+		}
+		t.Skip(why)
+	}
+	root, err := ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	init := filepath.Join(t.TempDir(), "vmtest")
+	cmd := exec.Command("go", "build", "-o", init, "./cmd/vmtest")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build init: %v\n%s", err, out)
+	}
+	return k, init
+}
+
+func script(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "payload.sh")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestHarnessReportsExitStatusAndResults boots two guests: a kernel test
+// binary told to fail on purpose must fail the run with its exit status and
+// output, and a passing one must pass with its results copied out.
+func TestHarnessReportsExitStatusAndResults(t *testing.T) {
+	k, init := bootable(t)
+	if _, err := exec.LookPath("busybox"); err != nil {
+		t.Fatal("busybox not installed (make deps installs busybox-static)")
+	}
+	root, _ := ModuleRoot(".")
+	bin := filepath.Join(t.TempDir(), "guest.test")
+	build := exec.Command("go", "test", "-c", "-o", bin, "./internal/vmtest/guest")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build guest tests: %v\n%s", err, out)
+	}
+
+	var out bytes.Buffer
+	res, err := Run(context.Background(), Options{
+		Kernel: k, Init: init, Argv: []string{bin, "-test.run", "TestDummyHCDLoaded", "-test.v"},
+		Env: []string{"GADGETKIT_FAIL_ON_PURPOSE=1"}, Stdout: &out, Timeout: 3 * time.Minute,
+	})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if res.ExitCode != 3 || !strings.Contains(out.String(), "failing on purpose") {
+		t.Fatalf("deliberate failure: exit %d, output %q; want exit 3 and the test's message", res.ExitCode, out.String())
+	}
+
+	out.Reset()
+	outDir := t.TempDir()
+	res, err = Run(context.Background(), Options{
+		Kernel: k, Init: init,
+		Argv:    []string{script(t, "guest.test -test.run TestDummyHCDLoaded -test.v && echo 42 > \"$GADGETKIT_OUT/answer\"\n")},
+		Bins:    []string{bin},
+		Stdout:  &out,
+		OutDir:  outDir,
+		Timeout: 3 * time.Minute,
+	})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if res.ExitCode != 0 || !strings.Contains(out.String(), "--- PASS: TestDummyHCDLoaded") {
+		t.Fatalf("passing run: exit %d, output %q", res.ExitCode, out.String())
+	}
+	if got, err := os.ReadFile(filepath.Join(outDir, "answer")); err != nil || string(got) != "42\n" {
+		t.Fatalf("result file: %q, %v", got, err)
+	}
+	t.Logf("guest ready after %v, whole run %v", res.Ready, res.Total)
+}
+
+// TestHarnessFailsHungGuest: a payload that never ends must not hang the
+// harness; the run fails at the timeout with the console tail.
+func TestHarnessFailsHungGuest(t *testing.T) {
+	k, init := bootable(t)
+	res, err := Run(context.Background(), Options{
+		Kernel: k, Init: init, Argv: []string{script(t, "echo started; sleep 600\n")},
+		Stdout: &bytes.Buffer{}, Timeout: 25 * time.Second,
+	})
+	if !errors.Is(err, ErrGuest) {
+		t.Fatalf("err = %v, want ErrGuest", err)
+	}
+	if !strings.Contains(err.Error(), "Linux version") {
+		t.Fatalf("error lacks the console tail: %v", err)
+	}
+	if res.Total > 40*time.Second {
+		t.Fatalf("took %v for a 25 s timeout", res.Total)
+	}
+}
