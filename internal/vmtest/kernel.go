@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // MetaPackage is the Debian package that always depends on the current
@@ -74,6 +76,17 @@ func cacheKey(pkg, version string) string {
 // package lists) it falls back to the newest kernel already in the cache.
 // GADGETKIT_KERNEL_PKG pins a package name instead of following MetaPackage.
 func ResolveKernel(ctx context.Context, cacheDir string, logf func(string, ...any)) (*Kernel, error) {
+	// apt-cache takes seconds; its answer only changes when the package
+	// lists do, so it is remembered against their modification time.
+	memo := filepath.Join(cacheDir, "resolved.json")
+	stamp := aptListsStamp()
+	var r resolved
+	if b, err := os.ReadFile(memo); err == nil && json.Unmarshal(b, &r) == nil &&
+		stamp != "" && r.Stamp == stamp && r.Pin == os.Getenv("GADGETKIT_KERNEL_PKG") {
+		if k, err := loadKernel(filepath.Join(cacheDir, "kernels", cacheKey(r.Package, r.Version)), r.Package, r.Version); err == nil {
+			return k, nil
+		}
+	}
 	pkg, version, aptErr := currentPackage(ctx)
 	if aptErr != nil {
 		k, err := CachedKernel(cacheDir)
@@ -84,14 +97,36 @@ func ResolveKernel(ctx context.Context, cacheDir string, logf func(string, ...an
 		return k, nil
 	}
 	dir := filepath.Join(cacheDir, "kernels", cacheKey(pkg, version))
-	if k, err := loadKernel(dir, pkg, version); err == nil {
-		return k, nil
+	k, err := loadKernel(dir, pkg, version)
+	if err != nil {
+		logf("vmtest: fetching %s %s into %s (once)", pkg, version, dir)
+		if err := fetchKernel(ctx, dir, pkg); err != nil {
+			return nil, err
+		}
+		if k, err = loadKernel(dir, pkg, version); err != nil {
+			return nil, err
+		}
 	}
-	logf("vmtest: fetching %s %s into %s (once)", pkg, version, dir)
-	if err := fetchKernel(ctx, dir, pkg); err != nil {
-		return nil, err
+	if b, err := json.Marshal(resolved{Package: pkg, Version: version, Stamp: stamp, Pin: os.Getenv("GADGETKIT_KERNEL_PKG")}); err == nil {
+		os.WriteFile(memo, b, 0o644)
 	}
-	return loadKernel(dir, pkg, version)
+	return k, nil
+}
+
+// resolved remembers apt's last answer.
+type resolved struct {
+	Package, Version string
+	Stamp            string // aptListsStamp when apt answered
+	Pin              string // GADGETKIT_KERNEL_PKG when apt answered
+}
+
+// aptListsStamp changes whenever apt-get update replaces the package lists.
+func aptListsStamp() string {
+	fi, err := os.Stat("/var/lib/apt/lists")
+	if err != nil {
+		return ""
+	}
+	return fi.ModTime().UTC().Format(time.RFC3339Nano)
 }
 
 func currentPackage(ctx context.Context) (pkg, version string, err error) {
