@@ -44,6 +44,10 @@ test: deps kernel build check
 demo: deps kernel
 	./scripts/demo.sh
 
+# Each Fuzz target for FUZZTIME (default 60s).
+fuzz:
+	./scripts/fuzz.sh
+
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
