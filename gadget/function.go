@@ -1,0 +1,206 @@
+package gadget
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gadgetkit/gadgetkit/ffs"
+	"github.com/gadgetkit/gadgetkit/internal/config"
+)
+
+// Gadget zero's vendor requests (drivers/usb/gadget/function/f_sourcesink.c):
+// a control write into a test buffer and a control read back from it, both
+// to the device with wValue and wIndex zero.
+const (
+	requestWriteBuffer = 0x5b
+	requestReadBuffer  = 0x5c
+	// ctrlBufSize is the composite framework's ep0 buffer
+	// (USB_COMP_EP0_BUFSIZ), the longest data stage gadget zero accepts.
+	ctrlBufSize = 4096
+)
+
+// function is one FunctionFS function being served.
+type function struct {
+	cfg   config.Function
+	log   *slog.Logger
+	f     *ffs.Function
+	eps   []*epStats
+	serve session
+
+	mu      sync.Mutex
+	events  map[string]uint64
+	enables uint64
+	changed chan struct{} // closed and replaced at every ENABLE
+
+	ctrl []byte // gadget zero's control test buffer; touched only by ep0's goroutine
+}
+
+// openFunction writes the descriptors to the ep0 mounted at the function's
+// directory and prepares its personality.
+func openFunction(c config.Function, log *slog.Logger) (*function, error) {
+	fc := c.FunctionFS
+	desc, strs, err := Descriptors(fc)
+	if err != nil {
+		return nil, err
+	}
+	fn := &function{
+		cfg:     c,
+		log:     log.With("function", c.Name),
+		events:  map[string]uint64{},
+		changed: make(chan struct{}),
+	}
+	cfg := ffs.Config{
+		Descriptors: desc,
+		Strings:     strs,
+		QueueDepth:  fc.Personality.QueueDepth,
+		RequestSize: fc.Personality.RequestSize,
+		OnEvent:     fn.event,
+		OnError: func(err error) {
+			fn.log.Debug("control request", "err", err)
+		},
+	}
+	if fc.Personality.Kind == config.PersonalitySourceSink {
+		fn.ctrl = make([]byte, ctrlBufSize)
+		cfg.OnControl = fn.control
+	}
+	if fn.f, err = ffs.Open(fc.Mount.Dir, cfg); err != nil {
+		return nil, err
+	}
+	for _, ep := range fn.f.EPs() {
+		fn.eps = append(fn.eps, newEPStats(ep, func(ep string, err error) {
+			fn.log.Debug("transfer", "ep", ep, "err", err)
+		}))
+	}
+	in, out, err := endpoints(fn.f)
+	if err != nil {
+		fn.f.Close()
+		return nil, err
+	}
+	inSt, outSt := fn.statsOf(in), fn.statsOf(out)
+	switch fc.Personality.Kind {
+	case config.PersonalityLoopback:
+		fn.serve = loopback(in, out, inSt, outSt)
+	case config.PersonalitySourceSink:
+		fn.serve = sourceSink(in, out, inSt, outSt, fc.Personality.Pattern)
+	default:
+		fn.f.Close()
+		return nil, fmt.Errorf("personality %q is not served by this gadgetd (loopback, sourcesink)", fc.Personality.Kind)
+	}
+	return fn, nil
+}
+
+func (fn *function) statsOf(ep *ffs.EP) *epStats {
+	for _, s := range fn.eps {
+		if s.name == ep.Name() {
+			return s
+		}
+	}
+	panic("gadget: no stats for " + ep.Name())
+}
+
+// event runs on ep0's goroutine for every event but SETUP.
+func (fn *function) event(ev ffs.Event) {
+	fn.log.Info("event", "event", ev.Type.String(), "state", fn.f.State().String())
+	fn.mu.Lock()
+	defer fn.mu.Unlock()
+	fn.events[strings.ToLower(ev.Type.String())]++
+	if ev.Type == ffs.EventEnable {
+		fn.enables++
+		close(fn.changed)
+		fn.changed = make(chan struct{})
+	}
+}
+
+// waitEnable waits for an ENABLE after the first seen, and returns how many
+// there have been.
+func (fn *function) waitEnable(ctx context.Context, seen uint64) (uint64, error) {
+	for {
+		fn.mu.Lock()
+		n, changed := fn.enables, fn.changed
+		fn.mu.Unlock()
+		if n > seen && fn.f.State() == ffs.StateEnabled {
+			return n, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return n, ctx.Err()
+		}
+	}
+}
+
+// control answers gadget zero's vendor requests; anything else is stalled.
+func (fn *function) control(c *ffs.Control) error {
+	fn.mu.Lock()
+	fn.events["setup"]++
+	fn.mu.Unlock()
+	if c.Value != 0 || c.Index != 0 || int(c.Length) > len(fn.ctrl) {
+		return fmt.Errorf("unsupported control request %v", c.Setup)
+	}
+	switch {
+	case c.Request == requestWriteBuffer && c.RequestType == 0x40: // vendor, device, OUT
+		if c.Length == 0 {
+			return c.Ack()
+		}
+		_, err := c.Read(fn.ctrl[:c.Length])
+		return err
+	case c.Request == requestReadBuffer && c.RequestType == 0xc0: // vendor, device, IN
+		return c.Write(fn.ctrl[:c.Length])
+	}
+	return fmt.Errorf("unsupported control request %v", c.Setup)
+}
+
+// run serves the personality each time the host enables the function,
+// until ctx is done. A disconnect ends a session and the next ENABLE starts
+// a new one; any other failure is logged and the session restarted.
+func (fn *function) run(ctx context.Context) {
+	var seen uint64
+	for {
+		epoch, err := fn.waitEnable(ctx, seen)
+		if err != nil {
+			return
+		}
+		seen = epoch
+		fn.log.Info("serving", "personality", string(fn.cfg.FunctionFS.Personality.Kind), "enable", epoch)
+		err = fn.serve(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, ffs.ErrShutdown) || errors.Is(err, ffs.ErrNotEnabled) || errors.Is(err, ffs.ErrCancelled) {
+			fn.log.Info("host went away; waiting for the next ENABLE", "reason", err)
+			continue
+		}
+		fn.log.Warn("personality stopped; restarting", "err", err)
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return
+		}
+		if fn.f.State() == ffs.StateEnabled {
+			seen = epoch - 1
+		}
+	}
+}
+
+func (fn *function) status() FunctionStatus {
+	st := FunctionStatus{
+		Name:        fn.cfg.Name,
+		Personality: string(fn.cfg.FunctionFS.Personality.Kind),
+		State:       fn.f.State().String(),
+		Events:      map[string]uint64{},
+	}
+	fn.mu.Lock()
+	for k, v := range fn.events {
+		st.Events[k] = v
+	}
+	fn.mu.Unlock()
+	for _, s := range fn.eps {
+		st.Endpoints = append(st.Endpoints, s.status())
+	}
+	return st
+}

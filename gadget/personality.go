@@ -1,0 +1,289 @@
+package gadget
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/gadgetkit/gadgetkit/ffs"
+	"github.com/gadgetkit/gadgetkit/internal/config"
+	"github.com/gadgetkit/gadgetkit/usb"
+)
+
+// errPattern is data that breaks the sourcesink pattern.
+var errPattern = errors.New("data does not match the pattern")
+
+// ring is every request of one endpoint, owned by one goroutine for the
+// length of a session.
+type ring struct {
+	ep   *ffs.EP
+	st   *epStats
+	reqs []*ffs.Request
+	busy []bool // submitted and not yet waited for
+}
+
+func takeRing(ctx context.Context, ep *ffs.EP, st *epStats) (*ring, error) {
+	q := &ring{ep: ep, st: st}
+	for range ep.QueueDepth() {
+		r, err := ep.Get(ctx)
+		if err != nil {
+			q.close()
+			return nil, err
+		}
+		q.reqs = append(q.reqs, r)
+		q.busy = append(q.busy, false)
+	}
+	return q, nil
+}
+
+func (q *ring) submit(i, n int) error {
+	if err := q.reqs[i].Submit(n); err != nil {
+		q.st.fail("submit", err)
+		return err
+	}
+	q.busy[i] = true
+	q.st.submitted()
+	return nil
+}
+
+func (q *ring) wait(ctx context.Context, i int) (int, error) {
+	n, err := q.reqs[i].Wait(ctx)
+	q.busy[i] = false
+	q.st.done(n, err)
+	return n, err
+}
+
+// close cancels what is in flight, waits for each completion (the kernel
+// owns a request until then) and gives the requests back.
+func (q *ring) close() {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i, r := range q.reqs {
+		if q.busy[i] {
+			q.wait(cancelled, i)
+		}
+		r.Release()
+	}
+	q.reqs = nil
+}
+
+// endpoints returns the first bulk IN and bulk OUT endpoints, which the
+// config checked exist for loopback and sourcesink.
+func endpoints(f *ffs.Function) (in, out *ffs.EP, err error) {
+	for _, ep := range f.EPs() {
+		if ep.Type() != usb.Bulk {
+			continue
+		}
+		if ep.Address().IsIn() && in == nil {
+			in = ep
+		}
+		if !ep.Address().IsIn() && out == nil {
+			out = ep
+		}
+	}
+	if in == nil || out == nil {
+		return nil, nil, fmt.Errorf("needs a bulk in and a bulk out endpoint")
+	}
+	return in, out, nil
+}
+
+// maxPacket is wMaxPacketSize of ep at the speed the host enabled it with.
+func maxPacket(ep *ffs.EP) (int, error) {
+	mp := ep.MaxPacketSize()
+	if mp <= 0 {
+		return 0, fmt.Errorf("%s: wMaxPacketSize unknown after ENABLE", ep.Name())
+	}
+	return mp, nil
+}
+
+// session runs one personality while the host keeps the function enabled:
+// it returns when a transfer fails (a disconnect shuts every one down) or
+// ctx is done, with every request back in its pool.
+type session func(ctx context.Context) error
+
+// loopback returns OUT data on IN, in order, like gadget zero's loopback:
+// every OUT request stays queued, each completion is copied into the next
+// IN request, and a transfer the host ended with a short packet or a ZLP
+// ends the same way on IN (a ZLP follows when the length is a multiple of
+// wMaxPacketSize).
+func loopback(in, out *ffs.EP, inSt, outSt *epStats) session {
+	return func(ctx context.Context) error {
+		oq, err := takeRing(ctx, out, outSt)
+		if err != nil {
+			return err
+		}
+		defer oq.close()
+		iq, err := takeRing(ctx, in, inSt)
+		if err != nil {
+			return err
+		}
+		defer iq.close()
+		mp, err := maxPacket(in)
+		if err != nil {
+			return err
+		}
+		size := len(oq.reqs[0].Buf()) // a page multiple, so a packet multiple
+		for i := range oq.reqs {
+			if err := oq.submit(i, size); err != nil {
+				return err
+			}
+		}
+		// IN requests are used in ring order: head is the oldest in flight.
+		head, count := 0, 0
+		next := func() (int, error) {
+			if count == len(iq.reqs) {
+				if _, err := iq.wait(ctx, head); err != nil {
+					return 0, err
+				}
+				head, count = (head+1)%len(iq.reqs), count-1
+			}
+			count++
+			return (head + count - 1) % len(iq.reqs), nil
+		}
+		for i := 0; ; i = (i + 1) % len(oq.reqs) {
+			n, err := oq.wait(ctx, i)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				k, err := next()
+				if err != nil {
+					return err
+				}
+				copy(iq.reqs[k].Buf(), oq.reqs[i].Buf()[:n])
+				if err := iq.submit(k, n); err != nil {
+					return err
+				}
+			}
+			if err := oq.submit(i, size); err != nil {
+				return err
+			}
+			if n < size && n%mp == 0 {
+				k, err := next()
+				if err != nil {
+					return err
+				}
+				if err := iq.submit(k, 0); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// fillPattern writes gadget zero's IN pattern: zeros, or byte i of each
+// packet is i%63.
+func fillPattern(buf []byte, p config.Pattern, mp int) {
+	for i := range buf {
+		switch p {
+		case config.PatternZeros:
+			buf[i] = 0
+		case config.PatternMod63:
+			buf[i] = byte(i % mp % 63)
+		}
+	}
+}
+
+// checkPattern is gadget zero's OUT check: the transfer starts on a packet
+// boundary, so byte i is (i % wMaxPacketSize) % 63 for mod63.
+func checkPattern(buf []byte, p config.Pattern, mp int) error {
+	for i, b := range buf {
+		var want byte
+		switch p {
+		case config.PatternMod63:
+			want = byte(i % mp % 63)
+		case config.PatternNone:
+			return nil
+		}
+		if b != want {
+			return fmt.Errorf("%w: byte %d is %#02x, want %#02x", errPattern, i, b, want)
+		}
+	}
+	return nil
+}
+
+// sourceSink sources the pattern on IN and sinks and checks OUT, like
+// gadget zero's source/sink, with every request of both endpoints queued.
+// A mismatch is counted (error kind "pattern") and the data dropped.
+func sourceSink(in, out *ffs.EP, inSt, outSt *epStats, p config.Pattern) session {
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for d, run := range []func() error{
+			func() error { return source(ctx, in, inSt, p) },
+			func() error { return sink(ctx, out, outSt, p) },
+		} {
+			wg.Go(func() {
+				errs[d] = run()
+				cancel() // one direction failing ends the session
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, ffs.ErrCancelled) {
+				return err
+			}
+		}
+		return errors.Join(errs...)
+	}
+}
+
+func source(ctx context.Context, ep *ffs.EP, st *epStats, p config.Pattern) error {
+	q, err := takeRing(ctx, ep, st)
+	if err != nil {
+		return err
+	}
+	defer q.close()
+	mp, err := maxPacket(ep)
+	if err != nil {
+		return err
+	}
+	size := len(q.reqs[0].Buf())
+	for i, r := range q.reqs {
+		fillPattern(r.Buf(), p, mp)
+		if err := q.submit(i, size); err != nil {
+			return err
+		}
+	}
+	for i := 0; ; i = (i + 1) % len(q.reqs) {
+		if _, err := q.wait(ctx, i); err != nil {
+			return err
+		}
+		if err := q.submit(i, size); err != nil {
+			return err
+		}
+	}
+}
+
+func sink(ctx context.Context, ep *ffs.EP, st *epStats, p config.Pattern) error {
+	q, err := takeRing(ctx, ep, st)
+	if err != nil {
+		return err
+	}
+	defer q.close()
+	mp, err := maxPacket(ep)
+	if err != nil {
+		return err
+	}
+	size := len(q.reqs[0].Buf())
+	for i := range q.reqs {
+		if err := q.submit(i, size); err != nil {
+			return err
+		}
+	}
+	for i := 0; ; i = (i + 1) % len(q.reqs) {
+		n, err := q.wait(ctx, i)
+		if err != nil {
+			return err
+		}
+		if err := checkPattern(q.reqs[i].Buf()[:n], p, mp); err != nil {
+			st.fail("pattern", err)
+		}
+		if err := q.submit(i, size); err != nil {
+			return err
+		}
+	}
+}
