@@ -53,3 +53,13 @@ func FuzzFrameRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+func TestFormatKmsg(t *testing.T) {
+	got := formatKmsg("6,339,5140900,-;usb 1-1: new high-speed USB device\n SUBSYSTEM=usb\n")
+	if want := "[    5.140900] usb 1-1: new high-speed USB device\n"; got != want {
+		t.Fatalf("formatKmsg = %q, want %q", got, want)
+	}
+	if got := formatKmsg("no header"); got != "no header" {
+		t.Fatalf("formatKmsg(no header) = %q", got)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -63,6 +64,9 @@ func guestRun() (int, error) {
 	if err != nil {
 		fmt.Fprintf(fw, "vmtest init: %v\n", err)
 		code = 125
+	}
+	if code != 0 {
+		dumpKernelLog()
 	}
 	fw.Control(fmt.Sprintf("exit %d", code))
 	unix.IoctlSetInt(int(tty.Fd()), unix.TCSBRK, 1) // tcdrain: the host must see the exit line
@@ -236,4 +240,48 @@ func extractOut(b64 string, dir string) error {
 			return err
 		}
 	}
+}
+
+// dumpKernelLog copies the kernel's log buffer to the console. The guest
+// boots with "quiet" because every console byte costs an emulated serial
+// exit; when the payload fails, the full log is what explains it.
+func dumpKernelLog() {
+	f, err := os.OpenFile("/dev/kmsg", os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintln(os.Stderr, "vmtest init: payload failed; kernel log follows")
+	buf := make([]byte, 8192)
+	for {
+		n, err := unix.Read(int(f.Fd()), buf)
+		if err == unix.EPIPE { // a record was overwritten: skip on
+			continue
+		}
+		if err != nil || n <= 0 {
+			return
+		}
+		fmt.Fprint(os.Stderr, formatKmsg(string(buf[:n])))
+	}
+}
+
+// formatKmsg turns a /dev/kmsg record "6,339,5140900,-;text\n" into
+// "[    5.140900] text\n".
+func formatKmsg(rec string) string {
+	head, text, ok := strings.Cut(rec, ";")
+	if !ok {
+		return rec
+	}
+	fields := strings.Split(head, ",")
+	if len(fields) < 3 {
+		return text
+	}
+	us, err := strconv.ParseInt(fields[2], 10, 64)
+	if err != nil {
+		return text
+	}
+	if i := strings.IndexByte(text, '\n'); i >= 0 {
+		text = text[:i+1] // continuation lines (" KEY=value") are metadata
+	}
+	return fmt.Sprintf("[%5d.%06d] %s", us/1e6, us%1e6, text)
 }

@@ -145,7 +145,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		"-accel", accel, "-cpu", "max",
 		"-smp", strconv.Itoa(cpus), "-m", strconv.Itoa(mem),
 		"-kernel", o.Kernel.Vmlinuz, "-initrd", initrd,
-		"-append", "console=ttyS0 panic=-1 rdinit=/init loglevel=6 mitigations=off",
+		"-append", "console=ttyS0 panic=-1 rdinit=/init quiet mitigations=off",
 		"-chardev", "file,id=con,path=/dev/fd/3", "-serial", "chardev:con",
 		"-chardev", "file,id=pay,path=/dev/fd/4", "-serial", "chardev:pay",
 	}
