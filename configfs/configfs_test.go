@@ -205,7 +205,7 @@ func TestCreateRollsBackAtEveryStep(t *testing.T) {
 		if !strings.Contains(err.Error(), se.Path) || !strings.HasPrefix(se.Path, k.root) {
 			t.Fatalf("failure at step %d: error %q does not name the path %q", at, err, se.Path)
 		}
-		if strings.Contains(err.Error(), "rollback") {
+		if strings.Contains(err.Error(), "rollback:") {
 			t.Fatalf("failure at step %d: rollback failed: %v", at, err)
 		}
 		assertEmpty(t, k, "after failure at step "+se.Op+" "+se.Path)

@@ -17,8 +17,12 @@ import (
 // defaults.
 type MountOptions struct {
 	UID, GID uint32      // owner of ep0 and the endpoint files
-	RMode    fs.FileMode // permissions of the mount's root directory
-	FMode    fs.FileMode // permissions of ep0 and the endpoint files
+	// RMode is the permissions of the mount's root directory; functionfs
+	// keeps only the read and execute bits (mask 0555).
+	RMode fs.FileMode
+	// FMode is the permissions of ep0 and the endpoint files; functionfs
+	// keeps only read and write bits (mask 0666).
+	FMode fs.FileMode
 	// Mode sets both RMode and FMode where those are zero.
 	Mode fs.FileMode
 	// NoDisconnect keeps the gadget connected when ep0 is closed, so that a
@@ -39,12 +43,13 @@ func (o MountOptions) data() string {
 	if fmode == 0 {
 		fmode = o.Mode
 	}
-	// functionfs parses modes in octal.
+	// functionfs parses numbers with base 0 (6.1's fsparam_u32): the
+	// leading 0 makes modes octal, as they would be with a u32oct parser.
 	if rmode != 0 {
-		opts = append(opts, "rmode="+strconv.FormatUint(uint64(rmode.Perm()), 8))
+		opts = append(opts, "rmode=0"+strconv.FormatUint(uint64(rmode.Perm()), 8))
 	}
 	if fmode != 0 {
-		opts = append(opts, "fmode="+strconv.FormatUint(uint64(fmode.Perm()), 8))
+		opts = append(opts, "fmode=0"+strconv.FormatUint(uint64(fmode.Perm()), 8))
 	}
 	if o.NoDisconnect {
 		opts = append(opts, "no_disconnect=1")

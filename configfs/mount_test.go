@@ -13,9 +13,9 @@ func TestMountOptionsData(t *testing.T) {
 		want string
 	}{
 		{MountOptions{}, "uid=0,gid=0"},
-		{MountOptions{UID: 1000, GID: 100, Mode: 0o660}, "uid=1000,gid=100,rmode=660,fmode=660"},
-		{MountOptions{RMode: 0o755, FMode: 0o600}, "uid=0,gid=0,rmode=755,fmode=600"},
-		{MountOptions{RMode: 0o750, Mode: 0o640, NoDisconnect: true}, "uid=0,gid=0,rmode=750,fmode=640,no_disconnect=1"},
+		{MountOptions{UID: 1000, GID: 100, Mode: 0o660}, "uid=1000,gid=100,rmode=0660,fmode=0660"},
+		{MountOptions{RMode: 0o755, FMode: 0o600}, "uid=0,gid=0,rmode=0755,fmode=0600"},
+		{MountOptions{RMode: 0o750, Mode: 0o640, NoDisconnect: true}, "uid=0,gid=0,rmode=0750,fmode=0640,no_disconnect=1"},
 	} {
 		if got := tc.o.data(); got != tc.want {
 			t.Errorf("%+v: data() = %q, want %q", tc.o, got, tc.want)

@@ -1,0 +1,260 @@
+package configfs
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+)
+
+// The guest's usbcore enumerates what is bound to dummy_udc.0; these IDs
+// find it under /sys/bus/usb/devices.
+const (
+	guestVID = "1a0a"
+	guestPID = "badd"
+)
+
+// zeroGadget is gadget zero's shape: SourceSink in configuration 1 (which
+// usbcore selects), Loopback in configuration 2.
+func zeroGadget(name string) *Gadget {
+	return &Gadget{
+		Name:      name,
+		VendorID:  0x1a0a,
+		ProductID: 0xbadd,
+		BCDDevice: 0x0100,
+		Strings:   []DeviceStrings{{Lang: 0x409, Manufacturer: "gadgetkit", Product: "configfs guest test", SerialNumber: "42"}},
+		Functions: []Function{
+			SourceSink("ss", SourceSinkOptions{Pattern: 1, BulkBufLen: 4096}),
+			Loopback("lb", LoopbackOptions{QLen: 8}),
+		},
+		Configs: []Config{
+			{Number: 1, MaxPowerMA: 100, Strings: []ConfigStrings{{Lang: 0x409, Configuration: "source/sink"}},
+				Functions: []string{"SourceSink.ss"}},
+			{Number: 2, MaxPowerMA: 100, Strings: []ConfigStrings{{Lang: 0x409, Configuration: "loopback"}},
+				Functions: []string{"Loopback.lb"}},
+		},
+	}
+}
+
+// hostDevice returns the sysfs directory of the enumerated device with
+// the test IDs, or "".
+func hostDevice(t *testing.T) string {
+	t.Helper()
+	dirs, err := filepath.Glob("/sys/bus/usb/devices/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		vid, _ := readAttr(filepath.Join(d, "idVendor"))
+		pid, _ := readAttr(filepath.Join(d, "idProduct"))
+		if vid == guestVID && pid == guestPID {
+			return d
+		}
+	}
+	return ""
+}
+
+// waitDevice waits until the device is present (or gone) on the host side.
+func waitDevice(t *testing.T, present bool) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		d := hostDevice(t)
+		if (d != "") == present {
+			return d
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("device %s:%s present = %v after 15s, want %v", guestVID, guestPID, d != "", present)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// assertNoGadgets fails if anything is left under the configfs root.
+func assertNoGadgets(t *testing.T, r *Root) {
+	t.Helper()
+	names, err := r.Gadgets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 0 {
+		t.Fatalf("left under %s: %v", r.dir(), names)
+	}
+}
+
+func TestGuestBindEnumerateRemove(t *testing.T) {
+	guest.Require(t)
+	r := &Root{}
+	g := zeroGadget("gk-zero")
+	if err := r.Create(g); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if ok, _ := r.Exists(g.Name); ok {
+			_ = r.Remove(g.Name)
+		}
+	})
+	udc, err := r.PickUDC("auto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if udc != "dummy_udc.0" {
+		t.Fatalf("PickUDC(auto) = %q, want dummy_udc.0", udc)
+	}
+	if err := r.Bind(g.Name, udc); err != nil {
+		t.Fatal(err)
+	}
+	dev := waitDevice(t, true)
+	for attr, want := range map[string]string{
+		"manufacturer":        "gadgetkit",
+		"product":             "configfs guest test",
+		"serial":              "42",
+		"bcdDevice":           "0100",
+		"bNumConfigurations":  "2",
+		"bConfigurationValue": "1",
+	} {
+		// bConfigurationValue is set once usbcore has configured it.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got, err := readAttr(filepath.Join(dev, attr))
+			if err == nil && strings.TrimSpace(got) == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s/%s = %q (%v), want %q", dev, attr, got, err, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	udcs, err := r.UDCs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(udcs) == 0 || udcs[0].Name != "dummy_udc.0" || udcs[0].Gadget != g.Name || udcs[0].State != "configured" {
+		t.Fatalf("UDCs = %+v, want dummy_udc.0 configured and bound to %s", udcs, g.Name)
+	}
+	if _, err := r.PickUDC("dummy_udc.0"); err == nil {
+		t.Fatal("PickUDC accepted a bound UDC")
+	}
+
+	// Rebind: the host sees the device go and come back.
+	if err := r.Unbind(g.Name); err != nil {
+		t.Fatal(err)
+	}
+	waitDevice(t, false)
+	if err := r.Bind(g.Name, udc); err != nil {
+		t.Fatal(err)
+	}
+	waitDevice(t, true)
+	if err := r.Rebind(g.Name); err != nil {
+		t.Fatal(err)
+	}
+	waitDevice(t, true)
+
+	// Remove unbinds and takes the whole tree down.
+	if err := r.Remove(g.Name); err != nil {
+		t.Fatal(err)
+	}
+	waitDevice(t, false)
+	assertNoGadgets(t, r)
+}
+
+// TestGuestRollback makes the kernel refuse a step and checks that the
+// rollback leaves nothing behind on the real configfs.
+func TestGuestRollback(t *testing.T) {
+	guest.Require(t)
+	r := &Root{}
+	for _, tc := range []struct {
+		name   string
+		modify func(g *Gadget)
+		op     string
+		errno  syscall.Errno
+	}{
+		// The kernel has no function of that name to load.
+		{"unknown function", func(g *Gadget) {
+			g.Functions = append(g.Functions, Function{Type: "nosuchfunction", Instance: "x"})
+			g.Configs[1].Functions = append(g.Configs[1].Functions, "nosuchfunction.x")
+		}, "mkdir", syscall.ENOENT},
+		// The kernel parses max_speed and refuses a name it does not know.
+		{"bad attribute", func(g *Gadget) { g.MaxSpeed = "warp-speed" }, "write", syscall.EINVAL},
+		// An attribute this kernel does not have.
+		{"missing attribute", func(g *Gadget) {
+			g.Functions[1].Attrs = append(g.Functions[1].Attrs, Attr{"nosuchattr", "1"})
+		}, "write", syscall.ENOENT},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := zeroGadget("gk-undo")
+			tc.modify(g)
+			err := r.Create(g)
+			var se *StepError
+			if !errors.As(err, &se) || se.Op != tc.op || !errors.Is(err, tc.errno) {
+				t.Fatalf("Create = %v, want a %s step failing with %v", err, tc.op, tc.errno)
+			}
+			if strings.Contains(err.Error(), "rollback:") {
+				t.Fatalf("rollback failed: %v", err)
+			}
+			assertNoGadgets(t, r)
+		})
+	}
+}
+
+// TestGuestFunctionFSMount creates an ffs function, mounts its instance and
+// checks ep0, then removes everything. (Binding needs descriptors on ep0,
+// which is package ffs's job.)
+func TestGuestFunctionFSMount(t *testing.T) {
+	guest.Require(t)
+	r := &Root{}
+	g := &Gadget{
+		Name:      "gk-ffs",
+		VendorID:  0x1a0a,
+		ProductID: 0xbadd,
+		Functions: []Function{FunctionFS("gkt")},
+		Configs:   []Config{{Number: 1, Functions: []string{"ffs.gkt"}}},
+	}
+	if err := r.Create(g); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ffs")
+	if err := MountFunctionFS("gkt", dir, MountOptions{UID: 1000, GID: 1001, RMode: 0o750, FMode: 0o640}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "ep0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode().Perm() != 0o640 || st.Uid != 1000 || st.Gid != 1001 {
+		t.Errorf("ep0 mode %v uid %d gid %d, want 0640 1000 1001", fi.Mode().Perm(), st.Uid, st.Gid)
+	}
+	// functionfs keeps only the r and x bits of rmode.
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o550 {
+		t.Errorf("mount root: %v, %v; want mode 0550 from rmode 0750", fi.Mode(), err)
+	}
+	mounts, err := FunctionFSMounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range mounts {
+		found = found || (m.Instance == "gkt" && m.Dir == dir)
+	}
+	if !found {
+		t.Errorf("FunctionFSMounts = %+v, want gkt on %s", mounts, dir)
+	}
+	if err := MountFunctionFS("nosuchinstance", filepath.Join(t.TempDir(), "x"), MountOptions{}); err == nil {
+		t.Error("mounting an instance that has no ffs function succeeded")
+	}
+	if err := UnmountFunctionFS(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Remove(g.Name); err != nil {
+		t.Fatal(err)
+	}
+	assertNoGadgets(t, r)
+}
