@@ -27,9 +27,10 @@ type BenchOptions struct {
 	InFlight    int           // transfers in flight per direction
 	Duration    time.Duration // stop after this long (0: only Bytes stops)
 	Bytes       int64         // stop each direction after this many bytes (0: only Duration stops)
-	// Pattern fills OUT requests (every request starts at stream offset 0,
-	// which is what SourceSink checks when RequestSize is a multiple of its
-	// bulk_buflen). With CheckIn, IN data is checked the same way.
+	// Pattern fills OUT requests, each from stream offset 0; with a Period
+	// of wMaxPacketSize that is SourceSink's pattern=1 at any RequestSize
+	// that is a packet multiple. With CheckIn, IN data is checked the same
+	// way.
 	Pattern Pattern
 	CheckIn bool
 	// Progress, if set, is called about every ProgressEvery with the bytes

@@ -38,14 +38,31 @@ func (c *LoopbackChecker) Check(ctx context.Context, p *Pipe) error {
 	return err
 }
 
-// Resync ends a partly filled OUT request with a ZLP, then reads IN until
-// it stays idle, discarding what an aborted transfer left behind.
+// Resync ends a partly filled OUT request with a ZLP and discards what IN
+// holds until it stays idle after the ZLP went out. The ZLP is written
+// while IN drains: a loopback whose requests are all full accepts nothing
+// until its IN side is read.
 func (c *LoopbackChecker) Resync(ctx context.Context, p *Pipe) error {
-	if _, err := p.Out.WriteContext(ctx, nil); err != nil {
-		return fmt.Errorf("resync: ZLP: %w", err)
+	zlp := make(chan error, 1)
+	go func() {
+		_, err := p.Out.WriteContext(ctx, nil)
+		zlp <- err
+	}()
+	for {
+		if _, err := Drain(ctx, p.In, 100*time.Millisecond); err != nil {
+			return fmt.Errorf("resync: %w", err)
+		}
+		select {
+		case err := <-zlp:
+			if err != nil {
+				return fmt.Errorf("resync: ZLP: %w", err)
+			}
+			// The ZLP's own echo (or the rest of a request it ended).
+			_, err = Drain(ctx, p.In, 100*time.Millisecond)
+			return err
+		default:
+		}
 	}
-	_, err := Drain(ctx, p.In, 100*time.Millisecond)
-	return err
 }
 
 // Restarted does nothing: a loopback function keeps no stream position.
@@ -77,13 +94,13 @@ func Drain(ctx context.Context, r Reader, idle time.Duration) (int64, error) {
 	}
 }
 
-// SourceSinkChecker checks a SourceSink function: IN delivers the pattern
-// (restarting every request of BufLen bytes), OUT data must match it, or
-// the gadget halts the OUT endpoint. It tracks the IN stream position so
-// that a cancelled read that moved some bytes keeps the stream aligned.
+// SourceSinkChecker checks a SourceSink function: IN delivers the pattern,
+// OUT data must match it, or the gadget halts the OUT endpoint. It tracks
+// the IN stream position so that a cancelled read that moved some bytes
+// keeps the stream aligned.
 type SourceSinkChecker struct {
-	Pattern Pattern // Period is the function's bulk_buflen
-	Bytes   int     // per direction per Check; default 4 requests' worth
+	Pattern Pattern // zero, or mod63 with Period wMaxPacketSize (pattern=1)
+	Bytes   int     // per direction per Check; default 16 KiB
 
 	inOffset int64
 }
@@ -92,7 +109,7 @@ func (c *SourceSinkChecker) bytes() int {
 	if c.Bytes > 0 {
 		return c.Bytes
 	}
-	return 4 * max(c.Pattern.Period, 4096)
+	return 16 << 10
 }
 
 // Check reads and checks IN data, then writes patterned OUT data (a

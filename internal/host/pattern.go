@@ -16,8 +16,8 @@ type PatternKind int
 const (
 	// PatternZero is all zero bytes: SourceSink's pattern=0.
 	PatternZero PatternKind = iota
-	// PatternMod63 is position%63: SourceSink's pattern=1. 63 is prime to
-	// every packet size, so a lost or repeated packet shifts the pattern.
+	// PatternMod63 is position%63 (SourceSink's pattern=1 with a Period).
+	// 63 shares no factor with 2, so a shift by a short packet shows.
 	PatternMod63
 	// PatternRandom is a seeded pseudo-random stream (splitmix64 of the
 	// position's 8-byte word), which catches reordering anywhere.
@@ -27,9 +27,9 @@ const (
 // Pattern describes the bytes expected at each stream position.
 type Pattern struct {
 	Kind PatternKind
-	// Period restarts the pattern every Period bytes (0: never). SourceSink
-	// fills each of its requests from 0, so its IN stream and the OUT data
-	// it checks restart every bulk_buflen bytes.
+	// Period restarts the pattern every Period bytes (0: never). The
+	// kernel's SourceSink (6.1) writes and checks (i % wMaxPacketSize) % 63,
+	// so its stream is mod63 with a Period of wMaxPacketSize.
 	Period int
 	Seed   uint64 // PatternRandom only
 }
