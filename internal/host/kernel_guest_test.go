@@ -175,7 +175,7 @@ func testAbort(t *testing.T, fn string, attrs map[string]string, c Checker) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	results, err := Abort(ctx, d, AbortOptions{
-		Checker:    c,
+		Checker: c,
 		// Unbind and bind, not soft_connect: on 6.1 dummy_hcd a gadget
 		// reconnected through soft_connect never answers the host again
 		// (device descriptor read/64, error -71).
@@ -250,4 +250,3 @@ func TestGuestGadgetDisappears(t *testing.T) {
 		})
 	}
 }
-
