@@ -97,9 +97,9 @@ type Interface struct {
 	// ClassDescriptors are class-specific descriptors, complete with
 	// bLength and bDescriptorType, placed between the interface descriptor
 	// and its endpoints at every speed. f_fs accepts only type 0x21 here:
-	// the HID descriptor (HID class, 9 bytes), the CCID descriptor
-	// (smart-card class, 54 bytes) and the DFU functional descriptor
-	// (application-specific class, subclass 1, 9 bytes).
+	// the HID descriptor (HID class, 9 bytes) and the CCID descriptor
+	// (smart-card class, 54 bytes). Kernels after 6.1 also take the DFU
+	// functional descriptor; 6.1 rejects it, so Validate does too.
 	ClassDescriptors [][]byte
 	Endpoints        []Endpoint
 	// CompatibleID and SubCompatibleID form the Microsoft OS extended
@@ -271,8 +271,8 @@ func (d *Descriptors) validateAssociations() error {
 }
 
 // checkClassDescriptor applies f_fs's rules (ffs_do_single_desc): besides
-// the standard descriptors it knows only the 0x21 descriptors of HID, CCID
-// and DFU interfaces, each with a fixed size.
+// the standard descriptors it knows only the 0x21 descriptors of HID and
+// CCID interfaces, each with a fixed size.
 func checkClassDescriptor(in *Interface, c []byte) error {
 	if len(c) < 2 {
 		return fmt.Errorf("%d bytes, a descriptor has at least 2", len(c))
@@ -288,12 +288,10 @@ func checkClassDescriptor(in *Interface, c []byte) error {
 			want = 9
 		case in.Class == usb.ClassSmartCard:
 			want = 54
-		case in.Class == usb.ClassApplication && in.SubClass == 1:
-			want = 9
 		}
 	}
 	if want == 0 {
-		return fmt.Errorf("type %#02x is rejected by f_fs, which accepts only 0x21 for HID, CCID and DFU interfaces", c[1])
+		return fmt.Errorf("type %#02x is rejected by f_fs, which accepts only 0x21 for HID and CCID interfaces", c[1])
 	}
 	if len(c) != want {
 		return fmt.Errorf("%d bytes, f_fs requires %d for this class", len(c), want)

@@ -217,7 +217,7 @@ var goldenOS = []byte{
 	// OS descriptor 0: extended compat ID
 	0x00,                   // interface: 0
 	0x23, 0x00, 0x00, 0x00, // dwLength: 35 (11 header + 24)
-	0x00, 0x01, // bcdVersion: 1.00
+	0x01, 0x00, // bcdVersion: 0x0001, the only value Linux 6.1 accepts (the spec says 0x0100)
 	0x04, 0x00, // wIndex: 4, extended compat ID
 	0x01,                                     // bCount: 1
 	0x00,                                     // Reserved
@@ -229,7 +229,7 @@ var goldenOS = []byte{
 	// OS descriptor 1: extended properties
 	0x00,                   // interface: 0
 	0x22, 0x00, 0x00, 0x00, // dwLength: 34 (11 header + 23)
-	0x00, 0x01, // bcdVersion: 1.00
+	0x01, 0x00, // bcdVersion: 0x0001, the only value Linux 6.1 accepts (the spec says 0x0100)
 	0x05, 0x00, // wIndex: 5, extended properties
 	0x01, 0x00, // wCount: 1
 	0x17, 0x00, 0x00, 0x00, // dwSize: 23

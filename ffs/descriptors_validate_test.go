@@ -64,9 +64,9 @@ func TestValidateRules(t *testing.T) {
 		{"class descriptor bLength", func(d *Descriptors) { d.Interfaces[0].ClassDescriptors = [][]byte{{5, 0x24, 0}} },
 			"ffs: interface 0: ClassDescriptors[0]: bLength 5 but 3 bytes"},
 		{"class descriptor type", func(d *Descriptors) { d.Interfaces[0].ClassDescriptors = [][]byte{{3, 0x24, 0}} },
-			"ffs: interface 0: ClassDescriptors[0]: type 0x24 is rejected by f_fs, which accepts only 0x21 for HID, CCID and DFU interfaces"},
+			"ffs: interface 0: ClassDescriptors[0]: type 0x24 is rejected by f_fs, which accepts only 0x21 for HID and CCID interfaces"},
 		{"hid descriptor outside hid", func(d *Descriptors) { d.Interfaces[0].ClassDescriptors = [][]byte{{9, 0x21, 0, 0, 0, 0, 0, 0, 0}} },
-			"ffs: interface 0: ClassDescriptors[0]: type 0x21 is rejected by f_fs, which accepts only 0x21 for HID, CCID and DFU interfaces"},
+			"ffs: interface 0: ClassDescriptors[0]: type 0x21 is rejected by f_fs, which accepts only 0x21 for HID and CCID interfaces"},
 		{"hid descriptor size", func(d *Descriptors) {
 			d.Interfaces[0].Class = usb.ClassHID
 			d.Interfaces[0].ClassDescriptors = [][]byte{{6, 0x21, 0, 0, 0, 0}}

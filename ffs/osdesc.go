@@ -63,8 +63,8 @@ const (
 	extPropFixedSize   = 14 // dwSize, dwPropertyDataType, wPropertyNameLength, dwPropertyDataLength
 	osIndexExtCompat   = 4
 	osIndexExtProp     = 5
-	osBCDVersion       = 0x0100
-	maxExtPropSize     = 255 // f_fs stores dwSize in a u8 while checking it
+	osBCDVersion       = 0x0001 // the spec says 0x0100, but f_fs before 6.2 or so accepts only 1 (Debian's 6.1 does)
+	maxExtPropSize     = 255    // f_fs stores dwSize in a u8 while checking it
 	maxCompatIDLength  = 8
 	extCompatReserved1 = 1 // the spec's value; f_fs forces it
 )
@@ -75,7 +75,7 @@ const (
 type OSDescriptor struct {
 	Interface  uint8
 	Length     uint32  // dwLength as written; f_fs only checks it fits the blob
-	BCDVersion usb.BCD // f_fs accepts 0x0100 (and 0x0001 with a warning)
+	BCDVersion usb.BCD // 0x0001: Linux 6.1 rejects anything else; later kernels also take the spec's 0x0100
 	Index      uint16  // wIndex: 4 extended compat ID, 5 extended properties
 	Compat     []CompatID
 	Properties []ExtProp
