@@ -121,7 +121,13 @@ func (t *txn) mkdir(path string) error {
 	return nil
 }
 
+// write writes an attribute. An empty value is not written: configfs fails
+// a zero-length write with EFAULT, and every attribute starts empty or at
+// its default anyway.
 func (t *txn) write(path, value string) error {
+	if value == "" {
+		return nil
+	}
 	return t.do("write", path, func() error { return t.fs.WriteAttr(path, []byte(value)) })
 }
 
@@ -192,11 +198,11 @@ func (t *txn) build(dir string, g *Gadget) error {
 		if err := t.mkdir(sd); err != nil {
 			return err
 		}
-		if err := t.writeAll(sd, nonEmpty([]Attr{
+		if err := t.writeAll(sd, []Attr{
 			{"manufacturer", s.Manufacturer},
 			{"product", s.Product},
 			{"serialnumber", s.SerialNumber},
-		})); err != nil {
+		}); err != nil {
 			return err
 		}
 	}
@@ -302,16 +308,6 @@ func (t *txn) writeAll(dir string, attrs []Attr) error {
 		}
 	}
 	return nil
-}
-
-func nonEmpty(attrs []Attr) []Attr {
-	var out []Attr
-	for _, a := range attrs {
-		if a.Value != "" {
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 // Exists reports whether a gadget called name has a tree under the root.
@@ -490,11 +486,13 @@ func subdirs(dir string) ([]string, error) {
 	return out, nil
 }
 
-// readAttr reads an attribute without its trailing newline.
+// readAttr reads an attribute without its trailing newline, and without
+// the NULs some attributes show (u_ether's dev_addr, the NUL-padded 8-byte
+// compatible_id).
 func readAttr(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimRight(string(b), "\n"), nil
+	return strings.TrimRight(string(b), "\n\x00"), nil
 }

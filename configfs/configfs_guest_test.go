@@ -258,3 +258,71 @@ func TestGuestFunctionFSMount(t *testing.T) {
 	}
 	assertNoGadgets(t, r)
 }
+
+// TestGuestKernelFunctions builds fullGadget's tree on the real configfs
+// (every kernel function type, LUNs, OS descriptors, two configurations),
+// binds it without its FunctionFS function and checks what the host sees.
+func TestGuestKernelFunctions(t *testing.T) {
+	guest.Require(t)
+	for _, m := range []string{"usb_f_acm", "usb_f_ncm", "usb_f_mass_storage", "usb_f_hid"} {
+		if err := guest.LoadModule(m, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	g := fullGadget()
+	g.VendorID, g.ProductID = 0x1a0a, 0xbadd
+	g.Functions = g.Functions[1:] // no ffs: it could not bind before its descriptors are written
+	g.Configs[0].Functions = g.Configs[0].Functions[1:]
+	for i, name := range []string{"disk.img", "cd.iso"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, make([]byte, 1<<20), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		g.Functions[2].LUNs[i].File = p
+	}
+	r := &Root{}
+	if err := r.Create(g); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if ok, _ := r.Exists(g.Name); ok {
+			_ = r.Remove(g.Name)
+		}
+	})
+	base := r.Path(g.Name)
+	for rel, want := range map[string]string{
+		"functions/ncm.usb0/dev_addr":                            "02:00:00:00:00:01",
+		"functions/ncm.usb0/qmult":                               "10",
+		"functions/ncm.usb0/os_desc/interface.ncm/compatible_id": "WINNCM",
+		"functions/mass_storage.0/lun.1/ro":                      "1",
+		"functions/mass_storage.0/lun.1/cdrom":                   "1",
+		"functions/mass_storage.0/lun.1/file":                    filepath.Join(dir, "cd.iso"),
+		"functions/hid.kbd/report_length":                        "8",
+		"functions/SourceSink.ss/bulk_qlen":                      "16",
+		"os_desc/use":                                            "1",
+		"os_desc/qw_sign":                                        "MSFT100",
+		"max_speed":                                              "high-speed",
+	} {
+		got, err := readAttr(filepath.Join(base, rel))
+		if err != nil || got != want {
+			t.Errorf("%s = %q (%v), want %q", rel, got, err, want)
+		}
+	}
+	if err := r.Bind(g.Name, "dummy_udc.0"); err != nil {
+		t.Fatal(err)
+	}
+	dev := waitDevice(t, true)
+	// acm 2 + ncm 2 + mass_storage 1 + hid 1 interfaces in configuration 1.
+	for attr, want := range map[string]string{"bNumInterfaces": "6", "bDeviceClass": "ef", "bNumConfigurations": "2"} {
+		got, err := readAttr(filepath.Join(dev, attr))
+		if err != nil || strings.TrimSpace(got) != want {
+			t.Errorf("%s/%s = %q (%v), want %q", dev, attr, got, err, want)
+		}
+	}
+	if err := r.Remove(g.Name); err != nil {
+		t.Fatal(err)
+	}
+	waitDevice(t, false)
+	assertNoGadgets(t, r)
+}

@@ -165,6 +165,10 @@ func (k *fakeKernel) WriteAttr(path string, value []byte) error {
 	if !k.auto[path] {
 		return &fs.PathError{Op: "open", Path: path, Err: syscall.ENOENT}
 	}
+	if len(value) == 0 {
+		// configfs's fill_write_buffer: "return copied ? : -EFAULT".
+		return &fs.PathError{Op: "write", Path: path, Err: syscall.EFAULT}
+	}
 	return osFS{}.WriteAttr(path, value)
 }
 
