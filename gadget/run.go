@@ -136,7 +136,9 @@ func (g *Gadget) start(o Options) error {
 		}
 		g.funcs = append(g.funcs, fn)
 		g.ep0.Go(func() {
-			if err := fn.f.Run(ctx); err != nil && !errors.Is(err, ffs.ErrClosed) && ctx.Err() == nil {
+			err := fn.f.Run(ctx)
+			if err != nil && !errors.Is(err, ffs.ErrClosed) && ctx.Err() == nil {
+				fn.log.Error("ep0 failed", "err", err)
 				g.fatal <- fmt.Errorf("function %s: ep0: %w", f.Name, err)
 			}
 		})

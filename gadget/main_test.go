@@ -1,0 +1,44 @@
+package gadget
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"testing"
+
+	"github.com/gadgetkit/gadgetkit/internal/config"
+)
+
+// envHelper makes the test binary act as a gadgetd run (see runHelper), so
+// tests can signal and kill a daemon process.
+const envHelper = "GADGET_TEST_HELPER_CONFIG"
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(envHelper); path != "" {
+		os.Exit(runHelper(path))
+	}
+	os.Exit(m.Run())
+}
+
+func runHelper(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cfg, err := config.Parse(path, f)
+	f.Close()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := Run(ctx, cfg, Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
