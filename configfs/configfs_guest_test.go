@@ -326,3 +326,58 @@ func TestGuestKernelFunctions(t *testing.T) {
 	waitDevice(t, false)
 	assertNoGadgets(t, r)
 }
+
+// TestGuestStaleAfterKill is what a SIGKILLed daemon leaves: the tree, and
+// a functionfs mount. Remove takes the tree even while the mount stands and
+// ep0 is open; the mount outlives it until unmounted, and FunctionFSMounts
+// finds it. Then the same gadget can be made again.
+func TestGuestStaleAfterKill(t *testing.T) {
+	guest.Require(t)
+	r := &Root{}
+	g := &Gadget{Name: "gk-stale", VendorID: 0x1a0a, ProductID: 0xbadd, Functions: []Function{FunctionFS("stale")},
+		Configs: []Config{{Number: 1, Functions: []string{"ffs.stale"}}}}
+	if err := r.Create(g); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ffs")
+	if err := MountFunctionFS("stale", dir, MountOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ep0, err := os.OpenFile(filepath.Join(dir, "ep0"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep0.Close()
+
+	if err := r.Create(g); !errors.Is(err, os.ErrExist) {
+		t.Fatalf("Create over the stale tree = %v, want an error matching fs.ErrExist", err)
+	}
+	if err := r.Remove(g.Name); err != nil {
+		t.Fatal(err)
+	}
+	assertNoGadgets(t, r)
+	mounts, err := FunctionFSMounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mounts) != 1 || mounts[0] != (FunctionFSMount{Instance: "stale", Dir: dir}) {
+		t.Fatalf("FunctionFSMounts after Remove = %+v, want the stale mount on %s", mounts, dir)
+	}
+	ep0.Close()
+	if err := UnmountFunctionFS(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Create(g); err != nil {
+		t.Fatal(err)
+	}
+	if err := MountFunctionFS("stale", dir, MountOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := UnmountFunctionFS(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Remove(g.Name); err != nil {
+		t.Fatal(err)
+	}
+	assertNoGadgets(t, r)
+}

@@ -16,7 +16,7 @@ import (
 // MountOptions are functionfs mount options. Zero modes keep the kernel's
 // defaults.
 type MountOptions struct {
-	UID, GID uint32      // owner of ep0 and the endpoint files
+	UID, GID uint32 // owner of ep0 and the endpoint files
 	// RMode is the permissions of the mount's root directory; functionfs
 	// keeps only the read and execute bits (mask 0555).
 	RMode fs.FileMode
