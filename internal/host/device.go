@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/gousb"
+
+	"github.com/gadgetkit/gadgetkit/usb"
 )
 
 // DefaultControlTimeout bounds every control transfer of a Device unless
@@ -158,7 +160,19 @@ func (d *Device) Snapshot() (*Snapshot, error) {
 }
 
 // Speed is the speed the device enumerated at, as libusb reports it.
-func (d *Device) Speed() gousb.Speed { return d.dev.Desc.Speed }
+func (d *Device) Speed() usb.Speed {
+	switch d.dev.Desc.Speed {
+	case gousb.SpeedLow:
+		return usb.SpeedLow
+	case gousb.SpeedFull:
+		return usb.SpeedFull
+	case gousb.SpeedHigh:
+		return usb.SpeedHigh
+	case gousb.SpeedSuper:
+		return usb.SpeedSuper
+	}
+	return usb.SpeedUnknown
+}
 
 // Pipe is a bulk IN/OUT endpoint pair of the claimed interface.
 type Pipe struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -102,10 +103,14 @@ func (s Selector) Match(d SysfsDevice) bool {
 
 // ScanSysfs lists the USB devices under root/bus/usb/devices, skipping root
 // hubs ("usbN") and interfaces ("1-1:1.0"). Entries that vanish or are half
-// written while being read (a device enumerating) are skipped, not errors.
+// written while being read (a device enumerating) are skipped, not errors;
+// so is a missing directory (usbcore not loaded yet).
 func ScanSysfs(root string) ([]SysfsDevice, error) {
 	dir := filepath.Join(root, "bus", "usb", "devices")
 	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("scan USB devices: %w", err)
 	}

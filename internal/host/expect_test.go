@@ -1,0 +1,117 @@
+package host
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gadgetkit/gadgetkit/internal/config"
+	"github.com/gadgetkit/gadgetkit/usb"
+)
+
+const loopbackYAML = `
+gadget:
+  name: lb
+  vid: 0x1d6b
+  pid: 0x0104
+  bcd_device: 0x0100
+  strings:
+    0x409:
+      manufacturer: gadgetkit
+      product: gadgetkit loopback
+      serial: "0001"
+udc: auto
+configurations:
+  - max_power_ma: 120
+    strings:
+      0x409: loopback
+    functions: [loop]
+functions:
+  - name: loop
+    type: ffs
+    interfaces:
+      - class: vendor-specific
+        name: gadgetkit loopback
+        endpoints:
+          - direction: in
+            type: bulk
+          - direction: out
+            type: bulk
+    personality:
+      kind: loopback
+`
+
+// seenLoopback is what a host sees at high speed from loopbackYAML on a UDC
+// that numbered the OUT endpoint 2.
+func seenLoopback() *Snapshot {
+	bulk := func(a usb.EndpointAddress) Endpoint {
+		return Endpoint{EndpointDescriptor: usb.EndpointDescriptor{Address: a, Attributes: 2, MaxPacketSize: 512}}
+	}
+	return &Snapshot{
+		Device: usb.DeviceDescriptor{USB: 0x0200, MaxPacketSize0: 64, Vendor: 0x1d6b, Product: 0x0104, Device: 0x0100,
+			ManufacturerIndex: 1, ProductIndex: 2, SerialIndex: 3, NumConfigurations: 1},
+		Configs: []Config{{
+			ConfigDescriptor: usb.ConfigDescriptor{TotalLength: 32, NumInterfaces: 1, ConfigurationValue: 1, ConfigurationIndex: 4, Attributes: 0x80, MaxPower: 60},
+			Interfaces: []AltSetting{{
+				InterfaceDescriptor: usb.InterfaceDescriptor{NumEndpoints: 2, Class: 0xff, InterfaceIndex: 5},
+				Endpoints:           []Endpoint{bulk(0x81), bulk(0x02)},
+			}},
+		}},
+		Strings: map[usb.LangID]map[uint8]string{0x409: {1: "gadgetkit", 2: "gadgetkit loopback", 3: "0001", 4: "loopback", 5: "gadgetkit loopback"}},
+	}
+}
+
+func TestExpectFromConfig(t *testing.T) {
+	c, err := config.Parse("loopback.yaml", strings.NewReader(loopbackYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := seenLoopback()
+	want, err := Expect(c, got, usb.SpeedHigh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := Compare(want, got); len(d) != 0 {
+		t.Errorf("the device made from the file differs from it: %v", d)
+	}
+
+	// Each deliberate change is named.
+	changes := []struct {
+		change func(s *Snapshot)
+		path   string
+	}{
+		{func(s *Snapshot) { s.Device.Product = 0x0105 }, "device.idProduct"},
+		{func(s *Snapshot) { s.Configs[0].MaxPower = 50 }, "config[1].bMaxPower"},
+		{func(s *Snapshot) { s.Configs[0].Interfaces[0].Endpoints[1].MaxPacketSize = 64 }, "config[1].interface[0,0].endpoint[ep2out].wMaxPacketSize"},
+		{func(s *Snapshot) { s.Configs[0].Interfaces[0].Endpoints[1].Attributes = 3 }, "config[1].interface[0,0].endpoint[ep2out].bmAttributes"},
+		{func(s *Snapshot) { s.Configs[0].Interfaces[0].Class = 0x08 }, "config[1].interface[0,0].bInterfaceClass"},
+		{func(s *Snapshot) { s.Strings[0x409][5] = "other" }, "strings[0x0409][5]"},
+		{func(s *Snapshot) { s.Strings[0x409][3] = "0002" }, "strings[0x0409][3]"},
+	}
+	for _, ch := range changes {
+		got := seenLoopback()
+		ch.change(got)
+		want, err := Expect(c, got, usb.SpeedHigh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := Compare(want, got)
+		if len(d) != 1 || d[0].Path != ch.path {
+			t.Errorf("change at %s: diffs %v", ch.path, d)
+		}
+	}
+
+	// At SuperSpeed the file asks for 1024-byte packets and companions.
+	want, err = Expect(c, seenLoopback(), usb.SpeedSuper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, d := range Compare(want, seenLoopback()) {
+		paths = append(paths, d.Path)
+	}
+	wantPaths := "config[1].bMaxPower config[1].interface[0,0].endpoint[ep1in].wMaxPacketSize config[1].interface[0,0].endpoint[ep1in].companion " +
+		"config[1].interface[0,0].endpoint[ep2out].wMaxPacketSize config[1].interface[0,0].endpoint[ep2out].companion"
+	if strings.Join(paths, " ") != wantPaths {
+		t.Errorf("high-speed device against a SuperSpeed expectation: %v", paths)
+	}
+}
