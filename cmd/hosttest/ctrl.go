@@ -49,11 +49,14 @@ A stall exits with status 5 and names it.`,
 					err = usagef("--data goes with --dir out; IN requests take --length")
 				}
 			} else {
-				if c.Flags().Changed("length") && err == nil {
+				var herr error
+				r.Data, herr = host.ParseHex(data)
+				switch {
+				case err != nil:
+				case c.Flags().Changed("length"):
 					err = usagef("--length goes with --dir in; OUT requests send --data")
-				}
-				if r.Data, err = host.ParseHex(data); err != nil {
-					err = usageError{err}
+				case herr != nil:
+					err = usageError{herr}
 				}
 			}
 			if err != nil {
