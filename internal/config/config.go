@@ -32,7 +32,7 @@ type Gadget struct {
 	Protocol  uint8
 	// MaxSpeed limits the gadget's speed; SpeedUnknown keeps the UDC's.
 	MaxSpeed usb.Speed
-	Strings  []DeviceStrings // sorted by language
+	Strings  []DeviceStrings // in file order
 	OSDesc   *OSDesc
 }
 
@@ -158,9 +158,29 @@ type Loopback struct {
 type FunctionFS struct {
 	Mount Mount
 	// Speeds described, slowest first: full, high, super.
-	Speeds      []usb.Speed
-	Interfaces  []Interface
-	Personality Personality
+	Speeds       []usb.Speed
+	Associations []Association
+	Interfaces   []Interface
+	Flags        Flags
+	Personality  Personality
+}
+
+// Flags are the FunctionFS behaviour flags a file can ask for.
+type Flags struct {
+	VirtualAddr  bool // endpoint files named after their addresses (ep1in...)
+	AllCtrlRecip bool // control requests for every recipient reach ep0
+	Config0Setup bool // control requests reach ep0 while unconfigured
+}
+
+// Association is an interface association descriptor grouping interfaces
+// of a FunctionFS function.
+type Association struct {
+	FirstInterface uint8 // index into Interfaces
+	InterfaceCount uint8
+	Class          usb.Class
+	SubClass       uint8
+	Protocol       uint8
+	Name           []LangString // iFunction in each language
 }
 
 // Mount is where and how the functionfs instance is mounted.
@@ -178,8 +198,11 @@ type Interface struct {
 	Protocol uint8
 	// Name is iInterface in each language; every named interface of a
 	// function has the same languages.
-	Name      []LangString
-	Endpoints []Endpoint
+	Name []LangString
+	// ClassDescriptors are raw class-specific descriptors (e.g. the HID
+	// descriptor), each complete with bLength and bDescriptorType.
+	ClassDescriptors [][]byte
+	Endpoints        []Endpoint
 	// CompatibleID and SubCompatibleID are the Microsoft extended compat
 	// ID, e.g. "WINUSB"; "" for none.
 	CompatibleID    string
@@ -196,9 +219,15 @@ type Endpoint struct {
 	MaxPacket    MaxPacket
 	Interval     time.Duration // interrupt and isochronous only
 	Transactions uint8         // per microframe, 1..3; interrupt and isochronous
-	MaxBurst     uint8         // SuperSpeed companion, 0..15
-	MaxStreams   uint8         // SuperSpeed bulk streams (log2), 0..16
-	Mult         uint8         // SuperSpeed isochronous, 0..2
+	// IsoAttributes are bits 2..5 of bmAttributes (synchronisation type
+	// and usage) of an isochronous endpoint.
+	IsoAttributes uint8
+	MaxBurst      uint8 // SuperSpeed companion, 0..15
+	MaxStreams    uint8 // SuperSpeed bulk streams (log2), 0..16
+	Mult          uint8 // SuperSpeed isochronous, 0..2
+	// BytesPerInterval is wBytesPerInterval of a periodic SuperSpeed
+	// endpoint; 0 lets package ffs compute it.
+	BytesPerInterval uint16
 }
 
 // MaxPacket is wMaxPacketSize at each speed.

@@ -41,6 +41,18 @@ func (d *decoder) functionFS(o *object, name string) *FunctionFS {
 		}
 		slices.Sort(f.Speeds)
 	}
+	if n, p := o.get("flags"); n != nil {
+		for j, fn := range d.list(n, p) {
+			switch d.oneOf(fn, index(p, j), "virtual_addr", "all_ctrl_recip", "config0_setup") {
+			case "virtual_addr":
+				f.Flags.VirtualAddr = true
+			case "all_ctrl_recip":
+				f.Flags.AllCtrlRecip = true
+			case "config0_setup":
+				f.Flags.Config0Setup = true
+			}
+		}
+	}
 	in, ip := o.need("interfaces")
 	nodes := d.list(in, ip)
 	if d.err == nil && len(nodes) == 0 {
@@ -63,6 +75,21 @@ func (d *decoder) functionFS(o *object, name string) *FunctionFS {
 			}
 		}
 		f.Interfaces = append(f.Interfaces, intf)
+	}
+	if an, ap := o.get("associations"); an != nil {
+		f.Associations = d.associations(an, ap, len(f.Interfaces))
+		for j, a := range f.Associations {
+			if langs := langsOf(a.Name); len(langs) > 0 && d.err == nil {
+				p := index(ap, j)
+				if named == nil {
+					named, namedAt = langs, p
+				} else if !slices.Equal(langs, named) {
+					nn, np := d.object(find(an, j), p).get("name")
+					d.failf(nn, np, "languages %s differ from %s.name's %s (each language needs every string)",
+						langList(langs), namedAt, langList(named))
+				}
+			}
+		}
 	}
 	pn, pp := o.need("personality")
 	f.Personality = d.personality(pn, pp, f.Interfaces)
@@ -137,7 +164,7 @@ var guidRE = regexp.MustCompile(`^\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}
 func (d *decoder) iface(n *yaml.Node, path string, speeds []usb.Speed, eps *endpointNumbers) Interface {
 	intf := Interface{Class: usb.ClassVendorSpecific}
 	o := d.object(n, path)
-	o.allow("class", "subclass", "protocol", "name", "endpoints", "os_desc")
+	o.allow("class", "subclass", "protocol", "name", "class_descriptors", "endpoints", "os_desc")
 	if n, p := o.get("class"); n != nil {
 		intf.Class = d.class(n, p)
 	}
@@ -145,6 +172,19 @@ func (d *decoder) iface(n *yaml.Node, path string, speeds []usb.Speed, eps *endp
 	intf.Protocol = o.u8("protocol")
 	if n, p := o.get("name"); n != nil {
 		intf.Name = d.langStrings(n, p)
+	}
+	cn, cp := o.get("class_descriptors")
+	for j, n := range d.list(cn, cp) {
+		b := d.hexBytes(n, index(cp, j))
+		switch {
+		case d.err != nil:
+		case len(b) < 2 || int(b[0]) != len(b):
+			d.failf(n, index(cp, j), "bLength %d does not match the %d bytes given", b[0], len(b))
+		case b[1] != 0x21:
+			// f_fs in Linux 6.1 accepts only the HID and CCID descriptors here.
+			d.failf(n, index(cp, j), "descriptor type %#02x: FunctionFS takes only type 0x21 (HID, CCID) between interface and endpoints", b[1])
+		}
+		intf.ClassDescriptors = append(intf.ClassDescriptors, b)
 	}
 	en, ep := o.get("endpoints")
 	for j, n := range d.list(en, ep) {
@@ -220,7 +260,8 @@ var transferTypes = map[string]usb.TransferType{
 func (d *decoder) endpoint(n *yaml.Node, path string, speeds []usb.Speed, eps *endpointNumbers) Endpoint {
 	var ep Endpoint
 	o := d.object(n, path)
-	o.allow("number", "direction", "type", "max_packet", "interval", "transactions", "burst", "max_streams", "mult")
+	o.allow("number", "direction", "type", "max_packet", "interval", "transactions", "burst", "max_streams", "mult",
+		"iso_attributes", "bytes_per_interval")
 	dir := usb.Out
 	if o.oneOf("direction", "in", "out") == "in" {
 		dir = usb.In
@@ -278,6 +319,21 @@ func (d *decoder) endpoint(n *yaml.Node, path string, speeds []usb.Speed, eps *e
 			d.failf(mn, mp, "only isochronous endpoints have mult")
 		}
 		ep.Mult = uint8(d.integer(mn, mp, 0, 2))
+	}
+	if an, ap := o.get("iso_attributes"); an != nil {
+		if d.err == nil && ep.Type != usb.Isochronous {
+			d.failf(an, ap, "only isochronous endpoints have synchronisation and usage bits")
+		}
+		ep.IsoAttributes = uint8(d.bits(an, ap, 8))
+		if d.err == nil && ep.IsoAttributes&^0x3c != 0 {
+			d.failf(an, ap, "%#02x has bits outside 2..5 (synchronisation type and usage)", ep.IsoAttributes)
+		}
+	}
+	if bn, bp := o.get("bytes_per_interval"); bn != nil {
+		if d.err == nil && !periodic {
+			d.failf(bn, bp, "only interrupt and isochronous endpoints have bytes per interval")
+		}
+		ep.BytesPerInterval = uint16(d.bits(bn, bp, 16))
 	}
 	return ep
 }
@@ -436,4 +492,44 @@ func (d *decoder) personality(n *yaml.Node, path string, intfs []Interface) Pers
 		d.failf(kn, kp, "abort needs an endpoint")
 	}
 	return p
+}
+
+// associations reads interface association descriptors over n interfaces;
+// each groups consecutive interfaces, and no two overlap.
+func (d *decoder) associations(n *yaml.Node, path string, interfaces int) []Association {
+	var out []Association
+	grouped := make([]bool, interfaces)
+	for j, an := range d.list(n, path) {
+		p := index(path, j)
+		o := d.object(an, p)
+		o.allow("first_interface", "interface_count", "class", "subclass", "protocol", "name")
+		fn, fp := o.need("first_interface")
+		a := Association{FirstInterface: uint8(d.integer(fn, fp, 0, 255))}
+		cn, cp := o.need("interface_count")
+		a.InterfaceCount = uint8(d.integer(cn, cp, 1, 255))
+		if cl, clp := o.get("class"); cl != nil {
+			a.Class = d.class(cl, clp)
+		}
+		a.SubClass, a.Protocol = o.u8("subclass"), o.u8("protocol")
+		if nn, np := o.get("name"); nn != nil {
+			a.Name = d.langStrings(nn, np)
+		}
+		if d.err != nil {
+			return out
+		}
+		first, count := int(a.FirstInterface), int(a.InterfaceCount)
+		if first+count > interfaces {
+			d.failf(cn, cp, "interfaces %d..%d: the function has %d", first, first+count-1, interfaces)
+			return out
+		}
+		for k := first; k < first+count; k++ {
+			if grouped[k] {
+				d.failf(fn, fp, "interface %d is already in an association", k)
+				return out
+			}
+			grouped[k] = true
+		}
+		out = append(out, a)
+	}
+	return out
 }

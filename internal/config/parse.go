@@ -281,7 +281,7 @@ func (d *decoder) configAttributes(n *yaml.Node, path string) uint8 {
 }
 
 var functionKeys = map[string][]string{
-	TypeFunctionFS:  {"mount", "speeds", "interfaces", "personality"},
+	TypeFunctionFS:  {"mount", "speeds", "flags", "associations", "interfaces", "personality"},
 	TypeACM:         nil,
 	TypeECM:         {"dev_addr", "host_addr", "qmult"},
 	TypeNCM:         {"dev_addr", "host_addr", "qmult", "os_desc"},
