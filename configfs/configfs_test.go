@@ -330,3 +330,42 @@ func TestOSWriteAttrDoesNotCreate(t *testing.T) {
 		t.Fatalf("after WriteAttr the file holds %q, want %q (truncated)", got, "new")
 	}
 }
+
+// TestRemoveResumesAfterFailure fails each step of Remove in turn, as a
+// daemon killed halfway through its teardown would leave things, and checks
+// that a second Remove finishes the job.
+func TestRemoveResumesAfterFailure(t *testing.T) {
+	k, r := newFakeKernel(t)
+	if err := r.Create(fullGadget()); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Bind("g1", "dummy_udc.0"); err != nil {
+		t.Fatal(err)
+	}
+	count := &failAt{fs: k}
+	r.fs = count
+	if err := r.Remove("g1"); err != nil {
+		t.Fatal(err)
+	}
+	steps := count.n
+	for at := 1; at <= steps; at++ {
+		k, r := newFakeKernel(t)
+		if err := r.Create(fullGadget()); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Bind("g1", "dummy_udc.0"); err != nil {
+			t.Fatal(err)
+		}
+		r.fs = &failAt{fs: k, at: at}
+		err := r.Remove("g1")
+		var se *StepError
+		if !errors.As(err, &se) || se.Step != at || !errors.Is(err, errInjected) {
+			t.Fatalf("Remove failing at step %d: got %v", at, err)
+		}
+		r.fs = k
+		if err := r.Remove("g1"); err != nil {
+			t.Fatalf("Remove after a failure at step %d (%s %s): %v", at, se.Op, se.Path, err)
+		}
+		assertEmpty(t, k, "after the second Remove")
+	}
+}
