@@ -1,17 +1,23 @@
 package ffs
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf16"
 
+	"github.com/gadgetkit/gadgetkit/internal/aio"
 	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
 	"github.com/gadgetkit/gadgetkit/usb"
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 )
 
 // kernelTestFunction uses most of what the encoder emits: an interface
@@ -35,7 +41,7 @@ func kernelTestFunction() (*Descriptors, *Strings) {
 				Class: usb.ClassVendorSpecific, Name: 2,
 				Endpoints: []Endpoint{{Address: usb.Address(4, usb.Out), Type: usb.Bulk}},
 				Properties: []Property{
-					MultiStringProperty("DeviceInterfaceGUIDs", "{6e45736a-2b1b-4078-b772-b3af2b6fde5a}"),
+					StringProperty("DeviceInterfaceGUID", "{6e45736a-2b1b-4078-b772-b3af2b6fde5a}"),
 				},
 			},
 		},
@@ -180,6 +186,7 @@ func TestKernelAcceptsDescriptors(t *testing.T) {
 			if got := readAttr(t, intf, "interface"); got != s.Languages[0].Strings[1] {
 				t.Errorf("interface 1 string %q, want %q", got, s.Languages[0].Strings[1])
 			}
+			checkMSOS(t, dev, d)
 		})
 	}
 }
@@ -242,6 +249,172 @@ func TestKernelAgreesWithValidate(t *testing.T) {
 				if !errors.As(err, &be) || be.Blob != "descriptors" || !errors.Is(err, syscall.EINVAL) {
 					t.Fatalf("rejection %v, want the descriptors blob rejected with EINVAL", err)
 				}
+			}
+		})
+	}
+}
+
+// msVendorCode is the gadget's os_desc/b_vendor_code in setupFFS.
+const msVendorCode = 0xcd
+
+// hostDevice is the guest's host side of an enumerated gadget, through
+// usbfs.
+type hostDevice struct{ fd int }
+
+func openHostDevice(t *testing.T, dev string) *hostDevice {
+	t.Helper()
+	node := fmt.Sprintf("/dev/bus/usb/%03s/%03s", readAttr(t, dev, "busnum"), readAttr(t, dev, "devnum"))
+	fd, err := unix.Open(node, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return &hostDevice{fd: fd}
+}
+
+// in performs an IN control transfer of at most size bytes.
+func (h *hostDevice) in(rt, req uint8, value, index uint16, size int) ([]byte, error) {
+	buf := make([]byte, size)
+	n, err := aio.USBControl(h.fd, rt, req, value, index, buf, 2000)
+	if err != nil {
+		return nil, fmt.Errorf("control %#02x %#02x %#04x %#04x: %w", rt, req, value, index, err)
+	}
+	return buf[:n], nil
+}
+
+func utf16le(s string) []byte {
+	var b []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = binary.LittleEndian.AppendUint16(b, u)
+	}
+	return b
+}
+
+// wantExtProps is the extended properties descriptor the host should
+// read for props: names and string data widened to UTF-16LE.
+func wantExtProps(props []Property) []byte {
+	want := []byte{0, 0, 0, 0, 0x00, 0x01, 0x05, 0x00} // dwLength (below), bcdVersion 1.00, wIndex 5
+	want = binary.LittleEndian.AppendUint16(want, uint16(len(props)))
+	for _, p := range props {
+		name := utf16le(p.Name + "\x00")
+		data := p.Data
+		if p.Type != PropBinary {
+			data = utf16le(string(p.Data))
+		}
+		want = binary.LittleEndian.AppendUint32(want, uint32(14+len(name)+len(data)))
+		want = binary.LittleEndian.AppendUint32(want, uint32(p.Type))
+		want = binary.LittleEndian.AppendUint16(want, uint16(len(name)))
+		want = append(want, name...)
+		want = binary.LittleEndian.AppendUint32(want, uint32(len(data)))
+		want = append(want, data...)
+	}
+	binary.LittleEndian.PutUint32(want, uint32(len(want)))
+	return want
+}
+
+// checkMSOS reads the Microsoft OS descriptors as Windows would: the 0xEE
+// string, the extended compat ID descriptor (device recipient, wIndex 4)
+// and each interface's extended properties (interface recipient, wValue the
+// interface, wIndex 5), and compares them byte for byte with d.
+func checkMSOS(t *testing.T, dev string, d *Descriptors) {
+	t.Helper()
+	h := openHostDevice(t, dev)
+	sig, err := h.in(0x80, 0x06, 0x03ee, 0, 18)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append(append([]byte{18, 3}, utf16le("MSFT100")...), msVendorCode, 0); !bytes.Equal(sig, want) {
+		t.Fatalf("OS string descriptor % x, want % x", sig, want)
+	}
+
+	n := len(d.Interfaces)
+	want := binary.LittleEndian.AppendUint32(nil, uint32(16+24*n)) // dwLength
+	want = append(want, 0x00, 0x01, 0x04, 0x00, byte(n))           // bcdVersion 1.00, wIndex 4, bCount
+	want = append(want, make([]byte, 7)...)
+	for i, in := range d.Interfaces {
+		sec := make([]byte, 24)
+		sec[0], sec[1] = byte(i), 1 // bFirstInterfaceNumber, Reserved1
+		copy(sec[2:10], in.CompatibleID)
+		copy(sec[10:18], in.SubCompatibleID)
+		want = append(want, sec...)
+	}
+	compat, err := h.in(0xc0, msVendorCode, 0, 4, len(want))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(compat, want) {
+		t.Errorf("extended compat ID descriptor:\n got % x\nwant % x", compat, want)
+	}
+
+	for i, in := range d.Interfaces {
+		if len(in.Properties) == 0 {
+			continue
+		}
+		want := wantExtProps(in.Properties)
+		got, err := h.in(0xc1, msVendorCode, uint16(i), 5, len(want))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("interface %d extended properties:\n got % x\nwant % x", i, got, want)
+		}
+	}
+}
+
+// TestKernelPropertyTypes writes one extended property of each type,
+// bypassing Validate where it refuses, and checks that the host receives
+// exactly the types Validate accepts and gets a stall for the others.
+func TestKernelPropertyTypes(t *testing.T) {
+	guest.Require(t)
+	for _, p := range []Property{
+		StringProperty("DeviceInterfaceGUID", "{6e45736a-2b1b-4078-b772-b3af2b6fde5a}"),
+		{Name: "Path", Type: PropExpandString, Data: []byte("%SystemRoot%\\x\x00")},
+		{Name: "Blob", Type: PropBinary, Data: []byte{0, 1, 2, 0xff}},
+		{Name: "Link", Type: PropLink, Data: []byte("\\??\\C:\x00")},
+		{Name: "Count", Type: PropDWordLittleEndian, Data: []byte{1, 0, 0, 0}},
+		{Name: "Count", Type: PropDWordBigEndian, Data: []byte{0, 0, 0, 1}},
+		{Name: "DeviceInterfaceGUIDs", Type: PropMultiString, Data: []byte("{6e45736a-2b1b-4078-b772-b3af2b6fde5a}\x00\x00")},
+	} {
+		t.Run(p.Type.String(), func(t *testing.T) {
+			d, s := kernelTestFunction()
+			d.Interfaces[1].Properties = []Property{p}
+			valid := d.Validate()
+			d.Interfaces[1].Properties = nil
+			blob, err := d.Blob()
+			if err != nil {
+				t.Fatal(err)
+			}
+			prop := ExtProp{Type: p.Type, Name: []byte(p.Name + "\x00"), Data: p.Data}
+			blob.OS = append(blob.OS, OSDescriptor{Interface: 1, BCDVersion: osBCDVersion, Index: osIndexExtProp,
+				Length: uint32(osHeaderSize + extPropFixedSize + len(prop.Name) + len(prop.Data)), Properties: []ExtProp{prop}})
+			descs, err := blob.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			strs, err := s.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := setupFFS(t, "h1prop"+strings.ToLower(strings.ReplaceAll(p.Type.String(), "_", "")), descs, strs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := g.BindTo("dummy_udc.0"); err != nil {
+				t.Fatal(err)
+			}
+			dev, err := guest.WaitHostDevice(g.Serial, 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := wantExtProps([]Property{p})
+			got, err := openHostDevice(t, dev).in(0xc1, msVendorCode, 1, 5, len(want))
+			switch {
+			case valid == nil && err != nil:
+				t.Fatalf("Validate accepts, the host cannot read it: %v", err)
+			case valid == nil && !bytes.Equal(got, want):
+				t.Fatalf("host reads\n% x\nwant\n% x", got, want)
+			case valid != nil && !errors.Is(err, syscall.EPIPE):
+				t.Fatalf("Validate rejects (%v), the host's request gives % x, %v (want a stall)", valid, got, err)
 			}
 		})
 	}

@@ -263,13 +263,6 @@ func TestGoldenOSDescriptors(t *testing.T) {
 	}
 }
 
-func TestMultiStringProperty(t *testing.T) {
-	p := MultiStringProperty("DeviceInterfaceGUIDs", "{a}", "{b}")
-	if p.Type != PropMultiString || string(p.Data) != "{a}\x00{b}\x00\x00" {
-		t.Fatalf("got %v %q", p.Type, p.Data)
-	}
-}
-
 func TestEndpointEncodingPerSpeed(t *testing.T) {
 	tests := []struct {
 		name       string

@@ -84,19 +84,21 @@ func TestValidateRules(t *testing.T) {
 		{"property name NUL", func(d *Descriptors) { d.Interfaces[0].Properties = []Property{StringProperty("a\x00b", "x")} },
 			`ffs: interface 0: Properties[0]: Name "a\x00b" is not UTF-8 text without NULs`},
 		{"property type", func(d *Descriptors) { d.Interfaces[0].Properties = []Property{{Name: "x", Type: 8}} },
-			"ffs: interface 0: Properties[0]: Type 8, want 1 (REG_SZ) .. 7 (REG_MULTI_SZ)"},
+			"ffs: interface 0: Properties[0]: Type 8, want 1 (REG_SZ), 2 (REG_EXPAND_SZ), 3 (REG_BINARY) or 6 (REG_LINK)"},
+		{"property type multi", func(d *Descriptors) {
+			d.Interfaces[0].Properties = []Property{{Name: "DeviceInterfaceGUIDs", Type: PropMultiString, Data: []byte("{a}\x00\x00")}}
+		}, "ffs: interface 0: Properties[0]: Type REG_MULTI_SZ: f_fs takes it but Linux stalls the host's request for it; use REG_SZ or REG_BINARY"},
+		{"property type dword", func(d *Descriptors) {
+			d.Interfaces[0].Properties = []Property{{Name: "x", Type: PropDWordLittleEndian, Data: []byte{1, 0, 0, 0}}}
+		}, "ffs: interface 0: Properties[0]: Type REG_DWORD_LITTLE_ENDIAN: f_fs takes it but Linux stalls the host's request for it; use REG_SZ or REG_BINARY"},
+		{"property string UTF-8", func(d *Descriptors) {
+			d.Interfaces[0].Properties = []Property{{Name: "x", Type: PropLink, Data: []byte("\xff\x00")}}
+		},
+			"ffs: interface 0: Properties[0]: REG_LINK data is not UTF-8"},
 		{"property string NUL", func(d *Descriptors) {
 			d.Interfaces[0].Properties = []Property{{Name: "x", Type: PropExpandString, Data: []byte("a")}}
 		},
 			"ffs: interface 0: Properties[0]: REG_EXPAND_SZ data must end with a NUL"},
-		{"property multi NULs", func(d *Descriptors) {
-			d.Interfaces[0].Properties = []Property{{Name: "x", Type: PropMultiString, Data: []byte("a\x00")}}
-		},
-			"ffs: interface 0: Properties[0]: REG_MULTI_SZ data must end with two NULs"},
-		{"property dword", func(d *Descriptors) {
-			d.Interfaces[0].Properties = []Property{{Name: "x", Type: PropDWordBigEndian, Data: []byte{1}}}
-		},
-			"ffs: interface 0: Properties[0]: REG_DWORD_BIG_ENDIAN data is 4 bytes, not 1"},
 		{"property size", func(d *Descriptors) {
 			d.Interfaces[0].Properties = []Property{StringProperty("DeviceInterfaceGUIDs", strings.Repeat("x", 220))}
 		}, "ffs: interface 0: Properties[0]: 256 bytes encoded; f_fs handles at most 255 per property"},

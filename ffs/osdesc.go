@@ -14,7 +14,10 @@ import (
 //
 // FunctionFS takes the name and the string data as UTF-8 and converts them
 // to UTF-16 when the host asks, so Data of the string types is UTF-8 with
-// its terminating NULs (see StringProperty and MultiStringProperty).
+// its terminating NUL (see StringProperty). Linux (6.1) reports REG_SZ,
+// REG_EXPAND_SZ, REG_LINK and REG_BINARY to the host; f_fs accepts the
+// DWORD types and REG_MULTI_SZ too, but the host's request for them stalls,
+// so Validate rejects them.
 type Property struct {
 	Name string
 	Type PropertyType
@@ -45,15 +48,10 @@ func (t PropertyType) String() string {
 	return fmt.Sprintf("property-type(%d)", uint32(t))
 }
 
-// StringProperty returns a REG_SZ property.
+// StringProperty returns a REG_SZ property, e.g.
+// StringProperty("DeviceInterfaceGUID", "{...}") for WinUSB.
 func StringProperty(name, value string) Property {
 	return Property{Name: name, Type: PropString, Data: []byte(value + "\x00")}
-}
-
-// MultiStringProperty returns a REG_MULTI_SZ property, e.g.
-// MultiStringProperty("DeviceInterfaceGUIDs", "{...}").
-func MultiStringProperty(name string, values ...string) Property {
-	return Property{Name: name, Type: PropMultiString, Data: []byte(strings.Join(values, "\x00") + "\x00\x00")}
 }
 
 // OS descriptor layout constants (linux/usb/functionfs.h, f_fs.c).
@@ -224,22 +222,19 @@ func validateOS(where string, in *Interface) error {
 		if !utf8.ValidString(p.Name) || strings.ContainsRune(p.Name, 0) {
 			return invalid(where, field, "Name %q is not UTF-8 text without NULs", p.Name)
 		}
-		if p.Type < PropString || p.Type > PropMultiString {
-			return invalid(where, field, "Type %d, want 1 (REG_SZ) .. 7 (REG_MULTI_SZ)", uint32(p.Type))
-		}
 		switch p.Type {
 		case PropString, PropExpandString, PropLink:
 			if len(p.Data) == 0 || p.Data[len(p.Data)-1] != 0 {
 				return invalid(where, field, "%s data must end with a NUL", p.Type)
 			}
-		case PropMultiString:
-			if len(p.Data) < 2 || p.Data[len(p.Data)-1] != 0 || p.Data[len(p.Data)-2] != 0 {
-				return invalid(where, field, "REG_MULTI_SZ data must end with two NULs")
+			if !utf8.Valid(p.Data) {
+				return invalid(where, field, "%s data is not UTF-8", p.Type)
 			}
-		case PropDWordLittleEndian, PropDWordBigEndian:
-			if len(p.Data) != 4 {
-				return invalid(where, field, "%s data is 4 bytes, not %d", p.Type, len(p.Data))
-			}
+		case PropBinary:
+		case PropDWordLittleEndian, PropDWordBigEndian, PropMultiString:
+			return invalid(where, field, "Type %s: f_fs takes it but Linux stalls the host's request for it; use REG_SZ or REG_BINARY", p.Type)
+		default:
+			return invalid(where, field, "Type %d, want 1 (REG_SZ), 2 (REG_EXPAND_SZ), 3 (REG_BINARY) or 6 (REG_LINK)", uint32(p.Type))
 		}
 		if size := extPropFixedSize + len(p.Name) + 1 + len(p.Data); size > maxExtPropSize {
 			return invalid(where, field, "%d bytes encoded; f_fs handles at most %d per property", size, maxExtPropSize)
@@ -248,28 +243,31 @@ func validateOS(where string, in *Interface) error {
 	return nil
 }
 
-// osDescriptors builds the OS descriptors of d: one extended compat ID
-// descriptor covering every interface that has a compatible ID, then one
-// extended properties descriptor per interface that has properties.
+// osDescriptors builds the OS descriptors of d: an extended compat ID
+// descriptor with a section for every interface (empty IDs included), then
+// one extended properties descriptor per interface that has properties.
+//
+// The section per interface matters: f_fs learns an interface's number in
+// the configuration only from an OS descriptor naming it, and the composite
+// layer reports every interface it did not learn as interface 0, where an
+// empty ID would sit beside (and shadow) interface 0's real one.
 func (d *Descriptors) osDescriptors() []OSDescriptor {
-	var out []OSDescriptor
+	wanted := false
+	for _, in := range d.Interfaces {
+		wanted = wanted || in.CompatibleID != "" || len(in.Properties) > 0
+	}
+	if !wanted {
+		return nil
+	}
 	compat := OSDescriptor{BCDVersion: osBCDVersion, Index: osIndexExtCompat}
 	for i, in := range d.Interfaces {
-		if in.CompatibleID == "" {
-			continue
-		}
-		if len(compat.Compat) == 0 {
-			compat.Interface = uint8(i)
-		}
 		c := CompatID{FirstInterface: uint8(i), Reserved1: extCompatReserved1}
 		copy(c.CompatibleID[:], in.CompatibleID)
 		copy(c.SubCompatibleID[:], in.SubCompatibleID)
 		compat.Compat = append(compat.Compat, c)
 	}
-	if len(compat.Compat) > 0 {
-		compat.Length = uint32(osHeaderSize + extCompatSize*len(compat.Compat))
-		out = append(out, compat)
-	}
+	compat.Length = uint32(osHeaderSize + extCompatSize*len(compat.Compat))
+	out := []OSDescriptor{compat}
 	for i, in := range d.Interfaces {
 		if len(in.Properties) == 0 {
 			continue
