@@ -790,8 +790,8 @@ func (b *DescriptorBlob) String() string {
 			fmt.Fprintf(&sb, "  %s %+v\n", d.DescriptorType(), d)
 		}
 	}
-	for k, o := range b.OS {
-		fmt.Fprintf(&sb, "os descriptor %d: %+v\n", k, o)
+	for k := range b.OS {
+		b.OS[k].describe(&sb, k)
 	}
 	return sb.String()
 }
@@ -820,23 +820,116 @@ func (e *BlobError) Error() string {
 // Unwrap returns the write error, so errors.Is(err, syscall.EINVAL) works.
 func (e *BlobError) Unwrap() error { return e.Err }
 
-// Dump decodes the blob that was sent (or says why it does not decode)
-// and appends a hex dump.
+// Dump decodes the blob that was sent (or says why it does not decode),
+// names the first f_fs rule a descriptors blob breaks, and appends a hex
+// dump.
 func (e *BlobError) Dump() string {
-	var decoded fmt.Stringer
-	var err error
-	switch e.Blob {
-	case "strings":
-		decoded, err = ParseStrings(e.Data)
-	default:
-		decoded, err = ParseDescriptorBlob(e.Data)
-	}
 	var sb strings.Builder
-	if err != nil {
-		fmt.Fprintf(&sb, "does not decode: %v\n", err)
+	if e.Blob == "strings" {
+		if s, err := ParseStrings(e.Data); err != nil {
+			fmt.Fprintf(&sb, "does not decode: %v\n", err)
+		} else {
+			sb.WriteString(s.String())
+		}
 	} else {
-		sb.WriteString(decoded.String())
+		if b, err := ParseDescriptorBlob(e.Data); err != nil {
+			fmt.Fprintf(&sb, "does not decode: %v\n", err)
+		} else {
+			sb.WriteString(b.String())
+			if err := b.Check(); err != nil {
+				fmt.Fprintf(&sb, "breaks an f_fs rule: %v\n", err)
+			}
+		}
 	}
 	sb.WriteString(hex.Dump(e.Data))
 	return sb.String()
+}
+
+// Check applies to a decoded blob the rules f_fs (as of Linux 6.1) applies
+// when the blob is written to ep0 and when the function binds, and returns
+// the first one it breaks: a diagnosis for blobs written by other tools.
+// Descriptors.Blob output always passes.
+func (b *DescriptorBlob) Check() error {
+	if b.Version == 2 && b.Flags&^(1<<len(flagNames)-1) != 0 {
+		return invalid("", "Flags", "%s has bits f_fs does not know (it answers ENOSYS)", b.Flags)
+	}
+	var first []usb.EndpointAddress
+	firstIfs, firstSpeed := -1, ""
+	for i, set := range [3][]usb.Descriptor{b.FullSpeed, b.HighSpeed, b.SuperSpeed} {
+		if len(set) == 0 {
+			continue
+		}
+		eps, ifs, err := checkSpeed(speedName[i], set)
+		if err != nil {
+			return err
+		}
+		if firstIfs < 0 {
+			first, firstIfs, firstSpeed = eps, ifs, speedName[i]
+			continue
+		}
+		if ifs != firstIfs {
+			return invalid(speedName[i], "interfaces", "%d, but %d at %s: every speed describes the same interfaces", ifs, firstIfs, firstSpeed)
+		}
+		if len(eps) != len(first) {
+			return invalid(speedName[i], "endpoints", "%d, but %d at %s: every speed describes the same endpoints", len(eps), len(first), firstSpeed)
+		}
+		for k := range eps {
+			if eps[k] != first[k] {
+				return invalid(speedName[i], "endpoints", "endpoint %d is %s, but %s at %s: same addresses in the same order at every speed", k, eps[k], first[k], firstSpeed)
+			}
+		}
+	}
+	if firstIfs < 0 {
+		return invalid("", "descriptors", "none at any speed")
+	}
+	for k := range b.OS {
+		if err := b.OS[k].check(fmt.Sprintf("os descriptor %d", k), firstIfs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSpeed checks one speed's descriptors the way ffs_do_single_desc and
+// __ffs_func_bind_do_descs do, and returns its endpoint addresses in order
+// and its interface count (highest bInterfaceNumber + 1).
+func checkSpeed(speed string, set []usb.Descriptor) ([]usb.EndpointAddress, int, error) {
+	var eps []usb.EndpointAddress
+	ifs, class := 0, -1
+	for k, x := range set {
+		where := fmt.Sprintf("%s descriptor %d", speed, k)
+		switch v := x.(type) {
+		case usb.InterfaceDescriptor:
+			ifs = max(ifs, int(v.Number)+1)
+			class = int(v.Class)
+		case usb.EndpointDescriptor:
+			if v.Address.Number() == 0 {
+				return nil, 0, invalid(where, "bEndpointAddress", "%s: endpoint 0 is not a data endpoint", v.Address)
+			}
+			if slices.Contains(eps, v.Address) {
+				return nil, 0, invalid(where, "bEndpointAddress", "%s described twice (f_fs fails the bind)", v.Address)
+			}
+			eps = append(eps, v.Address) // distinct, so at most 30: f_fs's limit
+		case usb.InterfaceAssociationDescriptor, usb.SSEndpointCompanionDescriptor:
+		case usb.RawDescriptor:
+			want := 0
+			switch {
+			case v.Type == usb.TypeHID && class == int(usb.ClassHID):
+				want = 9
+			case v.Type == usb.TypeHID && class == int(usb.ClassSmartCard):
+				want = 54
+			case v.Type == usb.TypeOTG:
+				want = 3
+			}
+			if want == 0 {
+				return nil, 0, invalid(where, "bDescriptorType", "%s (%#02x) is not accepted by f_fs here", v.Type, uint8(v.Type))
+			}
+			if len(v.Data)+2 != want {
+				return nil, 0, invalid(where, "bLength", "%d, f_fs requires %d for %s", len(v.Data)+2, want, v.Type)
+			}
+		default:
+			return nil, 0, invalid(where, "bDescriptorType", "%s belongs to the gadget, not to a function", x.DescriptorType())
+		}
+	}
+	return eps, ifs, nil
 }

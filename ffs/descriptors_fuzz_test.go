@@ -18,6 +18,7 @@ func FuzzParseDescriptorBlob(f *testing.F) {
 		if err != nil {
 			return
 		}
+		_ = blob.Check() // must not panic on anything that decodes
 		again, err := blob.MarshalBinary()
 		if err != nil {
 			t.Fatalf("re-encoding a decoded blob: %v\n%s", err, blob)
@@ -59,6 +60,9 @@ func FuzzDescriptorsRoundTrip(f *testing.F) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("decode(encode(x)) != x (-x +got):\n%s", diff)
+		}
+		if err := got.Check(); err != nil {
+			t.Fatalf("Validate accepts what Check rejects: %v", err)
 		}
 		files := d.EndpointFiles()
 		for i, set := range [][]usb.Descriptor{got.FullSpeed, got.HighSpeed, got.SuperSpeed} {

@@ -1,6 +1,7 @@
 package ffs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -281,4 +282,48 @@ func (d *Descriptors) osDescriptors() []OSDescriptor {
 		out = append(out, o)
 	}
 	return out
+}
+
+// describe prints o for DescriptorBlob.String: IDs and names as text, data
+// quoted.
+func (o *OSDescriptor) describe(sb *strings.Builder, k int) {
+	fmt.Fprintf(sb, "os descriptor %d: interface %d wIndex %d bcdVersion %s dwLength %d\n", k, o.Interface, o.Index, o.BCDVersion, o.Length)
+	for _, c := range o.Compat {
+		fmt.Fprintf(sb, "  compat interface %d: %q %q reserved1 %d reserved2 % x\n", c.FirstInterface,
+			bytes.TrimRight(c.CompatibleID[:], "\x00"), bytes.TrimRight(c.SubCompatibleID[:], "\x00"), c.Reserved1, c.Reserved2[:])
+	}
+	for _, p := range o.Properties {
+		fmt.Fprintf(sb, "  property %q %s: %q\n", p.Name, p.Type, p.Data)
+	}
+}
+
+// check applies __ffs_data_do_os_desc's rules, given the function's
+// interface count.
+func (o *OSDescriptor) check(where string, interfaces int) error {
+	if o.BCDVersion != osBCDVersion {
+		return invalid(where, "bcdVersion", "%s: Linux 6.1 accepts only 0x0001 (later kernels also 0x0100)", o.BCDVersion)
+	}
+	if o.Index == osIndexExtCompat && len(o.Compat) > 255 {
+		return invalid(where, "bCount", "%d compat sections, at most 255", len(o.Compat))
+	}
+	for k, c := range o.Compat {
+		if int(c.FirstInterface) >= interfaces {
+			return invalid(where, fmt.Sprintf("compat %d", k), "bFirstInterfaceNumber %d, but the function has %d interfaces", c.FirstInterface, interfaces)
+		}
+		if c.Reserved2 != [6]byte{} {
+			return invalid(where, fmt.Sprintf("compat %d", k), "Reserved2 % x must be zero", c.Reserved2[:])
+		}
+	}
+	if len(o.Properties) > 0 && int(o.Interface) >= interfaces {
+		return invalid(where, "interface", "%d, but the function has %d interfaces", o.Interface, interfaces)
+	}
+	for k, p := range o.Properties {
+		if p.Type < PropString || p.Type > PropMultiString {
+			return invalid(where, fmt.Sprintf("property %d", k), "dwPropertyDataType %d, f_fs accepts 1..7", uint32(p.Type))
+		}
+		if size := extPropFixedSize + len(p.Name) + len(p.Data); size > maxExtPropSize {
+			return invalid(where, fmt.Sprintf("property %d", k), "dwSize %d: f_fs keeps it in a byte, so at most %d", size, maxExtPropSize)
+		}
+	}
+	return nil
 }
