@@ -93,7 +93,7 @@ func property(p config.Property) (ffs.Property, error) {
 		}
 		return ffs.Property{Name: p.Name, Type: ffs.PropertyType(p.Type), Data: []byte(p.Strings[0] + "\x00")}, nil
 	case config.PropMultiSZ:
-		return ffs.MultiStringProperty(p.Name, p.Strings...), nil
+		return ffs.Property{Name: p.Name, Type: ffs.PropMultiString, Data: []byte(strings.Join(p.Strings, "\x00") + "\x00\x00")}, nil
 	case config.PropDWordLittleEndian:
 		return ffs.Property{Name: p.Name, Type: ffs.PropDWordLittleEndian, Data: binary.LittleEndian.AppendUint32(nil, p.DWord)}, nil
 	case config.PropDWordBigEndian:

@@ -54,6 +54,14 @@ func (q *ring) wait(ctx context.Context, i int) (int, error) {
 	return n, err
 }
 
+// result collects request i after its Done channel fired.
+func (q *ring) result(i int) (int, error) {
+	n, err := q.reqs[i].Result()
+	q.busy[i] = false
+	q.st.done(n, err)
+	return n, err
+}
+
 // close cancels what is in flight, waits for each completion (the kernel
 // owns a request until then) and gives the requests back.
 func (q *ring) close() {
@@ -141,10 +149,27 @@ func loopback(in, out *ffs.EP, inSt, outSt *epStats) session {
 			count++
 			return (head + count - 1) % len(iq.reqs), nil
 		}
-		for i := 0; ; i = (i + 1) % len(oq.reqs) {
-			n, err := oq.wait(ctx, i)
-			if err != nil {
-				return err
+		for i := 0; ; {
+			// Reap IN completions as they come, so the counters are
+			// current and an IN failure ends the session at once.
+			var inDone <-chan struct{}
+			if count > 0 {
+				inDone = iq.reqs[head].Done()
+			}
+			var n int
+			select {
+			case <-inDone:
+				if _, err := iq.result(head); err != nil {
+					return err
+				}
+				head, count = (head+1)%len(iq.reqs), count-1
+				continue
+			case <-oq.reqs[i].Done():
+				if n, err = oq.result(i); err != nil {
+					return err
+				}
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 			if n > 0 {
 				k, err := next()
@@ -168,6 +193,7 @@ func loopback(in, out *ffs.EP, inSt, outSt *epStats) session {
 					return err
 				}
 			}
+			i = (i + 1) % len(oq.reqs)
 		}
 	}
 }
