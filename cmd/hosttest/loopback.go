@@ -115,6 +115,11 @@ its neighbours, and up to 4 MiB.`,
 			if chunkBytes < p.MaxPacket {
 				return usagef("--chunk %d: smaller than wMaxPacketSize %d", chunkBytes, p.MaxPacket)
 			}
+			// An earlier command (bench, a cancelled loopback) may have left
+			// data in the gadget: end any partial request and drain IN.
+			if err := (&host.LoopbackChecker{}).Resync(ctx, p); err != nil {
+				return d.Classify(err)
+			}
 			start := time.Now()
 			rounds, err := host.Loopback(ctx, p.Out, p.In, host.LoopbackOptions{Sizes: list, MaxPacket: p.MaxPacket, Chunk: chunkBytes, Pattern: pat})
 			out := c.OutOrStdout()

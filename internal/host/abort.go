@@ -71,6 +71,10 @@ func Abort(ctx context.Context, d *Device, o AbortOptions) ([]AbortResult, error
 	if err != nil {
 		return nil, err
 	}
+	// Start clean: an earlier command may have left data in the gadget.
+	if err := o.Checker.Resync(ctx, p); err != nil {
+		return nil, d.Classify(err)
+	}
 	if err := o.Checker.Check(ctx, p); err != nil {
 		return nil, fmt.Errorf("abort: the pipe fails its check before any abort: %w", d.Classify(err))
 	}

@@ -91,23 +91,49 @@ func splitmix64(x uint64) uint64 {
 
 // Fill writes the pattern for stream positions off, off+1, ... into buf.
 func (p Pattern) Fill(buf []byte, off int64) {
-	var word [8]byte
-	for i := range buf {
-		pos := off + int64(i)
+	if p.Kind == PatternZero {
+		clear(buf)
+		return
+	}
+	// Walk the buffer in runs that do not cross a period boundary, with
+	// counters instead of a division per byte: this runs for every byte a
+	// test moves, and the guest's CPU is emulated.
+	pos := off
+	if p.Period > 0 {
+		pos %= int64(p.Period)
+	}
+	for len(buf) > 0 {
+		run := len(buf)
 		if p.Period > 0 {
-			pos %= int64(p.Period)
+			run = min(run, int(int64(p.Period)-pos))
 		}
 		switch p.Kind {
-		case PatternZero:
-			buf[i] = 0
 		case PatternMod63:
-			buf[i] = byte(pos % 63)
-		case PatternRandom:
-			// One splitmix64 per 8-byte word; most callers fill whole words.
-			if i == 0 || pos%8 == 0 {
-				binary.LittleEndian.PutUint64(word[:], splitmix64(p.Seed^uint64(pos/8)))
+			v := byte(pos % 63)
+			for i := range buf[:run] {
+				buf[i] = v
+				if v++; v == 63 {
+					v = 0
+				}
 			}
-			buf[i] = word[pos%8]
+		case PatternRandom:
+			i := 0
+			for ; i < run && (pos+int64(i))%8 != 0; i++ {
+				q := pos + int64(i)
+				buf[i] = byte(splitmix64(p.Seed^uint64(q/8)) >> (8 * (q % 8)))
+			}
+			for ; i+8 <= run; i += 8 {
+				binary.LittleEndian.PutUint64(buf[i:], splitmix64(p.Seed^uint64((pos+int64(i))/8)))
+			}
+			for ; i < run; i++ {
+				q := pos + int64(i)
+				buf[i] = byte(splitmix64(p.Seed^uint64(q/8)) >> (8 * (q % 8)))
+			}
+		}
+		buf = buf[run:]
+		pos += int64(run)
+		if p.Period > 0 && pos == int64(p.Period) {
+			pos = 0
 		}
 	}
 }

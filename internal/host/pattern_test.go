@@ -1,6 +1,7 @@
 package host
 
 import (
+	"encoding/binary"
 	"errors"
 	"testing"
 )
@@ -90,5 +91,50 @@ func TestParsePattern(t *testing.T) {
 		if _, err := ParsePattern(in); err == nil {
 			t.Errorf("ParsePattern(%q) succeeded", in)
 		}
+	}
+}
+
+// Fill's fast paths agree with the definition byte by byte, at every
+// alignment and across period boundaries.
+func TestPatternFillDefinition(t *testing.T) {
+	def := func(p Pattern, pos int64) byte {
+		if p.Period > 0 {
+			pos %= int64(p.Period)
+		}
+		switch p.Kind {
+		case PatternMod63:
+			return byte(pos % 63)
+		case PatternRandom:
+			var w [8]byte
+			binary.LittleEndian.PutUint64(w[:], splitmix64(p.Seed^uint64(pos/8)))
+			return w[pos%8]
+		}
+		return 0
+	}
+	for _, p := range []Pattern{{Kind: PatternMod63}, {Kind: PatternMod63, Period: 512}, {Kind: PatternRandom, Seed: 4}, {Kind: PatternRandom, Seed: 4, Period: 100}, {Kind: PatternZero, Period: 7}} {
+		for _, off := range []int64{0, 1, 7, 8, 99, 511, 512, 1000003} {
+			buf := make([]byte, 1500)
+			for i := range buf {
+				buf[i] = 0xaa
+			}
+			p.Fill(buf, off)
+			for i, b := range buf {
+				if want := def(p, off+int64(i)); b != want {
+					t.Fatalf("%v at offset %d: byte %d = %#x, want %#x", p, off, i, b, want)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkPatternFill(b *testing.B) {
+	buf := make([]byte, 1<<20)
+	for _, p := range []Pattern{{Kind: PatternMod63, Period: 512}, {Kind: PatternRandom, Seed: 1}} {
+		b.Run(p.String(), func(b *testing.B) {
+			b.SetBytes(int64(len(buf)))
+			for b.Loop() {
+				p.Fill(buf, 0)
+			}
+		})
 	}
 }

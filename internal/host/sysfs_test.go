@@ -13,16 +13,18 @@ import (
 )
 
 // fakeDevice writes the attributes ScanSysfs reads, as the kernel lays them
-// out (hex without 0x, trailing newline).
+// out (hex without 0x, trailing newline). It reports failures with Error,
+// not Fatal, as some tests call it from a goroutine.
 func fakeDevice(t *testing.T, root, name string, attrs map[string]string) {
 	t.Helper()
 	dir := filepath.Join(root, "bus", "usb", "devices", name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return
 	}
 	for k, v := range attrs {
 		if err := os.WriteFile(filepath.Join(dir, k), []byte(v+"\n"), 0o644); err != nil {
-			t.Fatal(err)
+			t.Error(err)
 		}
 	}
 }
@@ -93,7 +95,10 @@ func TestWaitSysfsAppears(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(root, "bus", "usb", "devices"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	written := make(chan struct{})
+	defer func() { <-written }() // before TempDir's cleanup
 	go func() {
+		defer close(written)
 		time.Sleep(3 * PollInterval)
 		fakeDevice(t, root, "1-1", gadgetAttrs("0525", "a4a0", "1", "7", ""))
 	}()
@@ -131,7 +136,10 @@ func TestWaitSysfsGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Re-enumeration at a new address counts as gone for the old one.
+	written := make(chan struct{})
+	defer func() { <-written }()
 	go func() {
+		defer close(written)
 		time.Sleep(3 * PollInterval)
 		fakeDevice(t, root, "1-1", gadgetAttrs("0525", "a4a0", "1", "8", ""))
 	}()
