@@ -18,6 +18,11 @@ const (
 	DevDir    = "/dev/bus/usb"
 )
 
+// ErrNoDynamicID means usbtest takes no IDs through new_id, as in 6.1
+// kernels (its driver sets no_dynamic_id): a gadget must then use one of
+// usbtest's own IDs, GadgetZero or UserMode.
+var ErrNoDynamicID = errors.New("this kernel's usbtest accepts no new IDs (no new_id file): give the gadget gadget zero's IDs 0525:a4a0 (or 0525:a4a4); loading usbtest with vendor=0xVVVV product=0xPPPP binds other IDs for the control tests only")
+
 // ErrNotLoaded means the usbtest module is not loaded: its sysfs driver
 // directory does not exist.
 var ErrNotLoaded = errors.New("usbtest driver not loaded (modprobe usbtest)")
@@ -66,14 +71,16 @@ func ParseID(s string) (ID, error) {
 	return ID{vid, pid}, nil
 }
 
-// IDs from usbtest's id_table whose driver data Bind can lend to other IDs.
+// IDs in usbtest's own id_table. usbtest drives interface 0 of such a
+// device: it sets altsetting 0 before every test (so nothing a function
+// queued survives from one test to the next) and refuses other interface
+// numbers with ENODEV.
 var (
-	// GadgetZero (0525:a4a0) runs every test the interface's endpoints
-	// allow, including the ep0 vendor requests of tests 14 and 21, but
-	// only on interface 0 (usbtest resets its altsetting before each test).
+	// GadgetZero (0525:a4a0) gets every test the interface's endpoints
+	// allow, including the ep0 vendor requests 0x5b/0x5c of tests 14 and 21.
 	GadgetZero = ID{0x0525, 0xa4a0}
-	// UserMode (0525:a4a4) is gadget zero's user-mode variant: bulk tests
-	// on any interface number, no ep0 vendor request tests.
+	// UserMode (0525:a4a4) is gadget zero's user-mode variant: bulk and
+	// control tests, no ep0 vendor request tests.
 	UserMode = ID{0x0525, 0xa4a4}
 )
 
@@ -178,14 +185,18 @@ func readDevice(link, devDir string) (Device, error) {
 
 // Bind makes usbtest claim the vendor-specific interfaces of devices with
 // id, with the driver data of the usbtest table entry like (GadgetZero or
-// UserMode), through usbtest's new_id file. usbtest probes matching devices
-// at once; Wait for the claim. Without a reference entry usbtest would
-// probe with no driver data, which crashes 6.1 kernels, so like is required.
+// UserMode), through usbtest's new_id file; usbtest probes matching devices
+// at once, Wait for the claim. A reference entry is required: usbtest
+// dereferences its driver data unchecked. Kernels whose usbtest has no
+// new_id (6.1 among them) give ErrNoDynamicID.
 func Bind(id, like ID) error { return bindIn(DriverDir, id, like) }
 
 func bindIn(driverDir string, id, like ID) error {
 	if _, err := os.Stat(driverDir); errors.Is(err, os.ErrNotExist) {
 		return ErrNotLoaded
+	}
+	if _, err := os.Stat(filepath.Join(driverDir, "new_id")); errors.Is(err, os.ErrNotExist) {
+		return ErrNoDynamicID
 	}
 	// "VID PID bInterfaceClass refVID refPID"; class 0xff keeps usbtest
 	// off the standard-class interfaces of a composite gadget.

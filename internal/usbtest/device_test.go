@@ -113,6 +113,10 @@ func TestBindWritesNewID(t *testing.T) {
 	if err := bindIn(filepath.Join(t.TempDir(), "nope"), GadgetZero, GadgetZero); !errors.Is(err, ErrNotLoaded) {
 		t.Errorf("bind without driver: %v, want ErrNotLoaded", err)
 	}
+	os.Remove(filepath.Join(f.driverDir, "new_id"))
+	if err := bindIn(f.driverDir, ID{0x1d6b, 0x0104}, GadgetZero); !errors.Is(err, ErrNoDynamicID) {
+		t.Errorf("bind without new_id: %v, want ErrNoDynamicID", err)
+	}
 }
 
 func TestWait(t *testing.T) {
