@@ -34,6 +34,17 @@ SERIAL=$(sed -n 's/^ *serial: *"\{0,1\}\([^"#]*\)"\{0,1\}.*/\1/p' "$CONFIG" | he
 
 gadgetd validate -c "$CONFIG" >/dev/null || fail "gadgetd validate -c $CONFIG"
 
+# A file with a mistake: one line naming FILE:LINE and the field, exit 1,
+# and nothing made in configfs.
+sed 's/^\( *\)type: bulk *#.*/\1type: bulk\n\1max_packet: {high: 513}/' "$CONFIG" >"$WORK/bad.yaml"
+if gadgetd run -c "$WORK/bad.yaml" 2>"$WORK/bad.err"; then
+	fail "gadgetd run accepted bulk max_packet 513 at high speed"
+fi
+[ "$(wc -l <"$WORK/bad.err")" = 1 ] && grep -q "bad.yaml:[0-9]*: .*max_packet.high: 513" "$WORK/bad.err" ||
+	fail "unexpected error for a bad file: $(cat "$WORK/bad.err")"
+[ ! -e "/sys/kernel/config/usb_gadget/$GADGET" ] || fail "a bad file left $GADGET in configfs"
+say "bad file  ok: $(cat "$WORK/bad.err")"
+
 gadgetd run -c "$CONFIG" --status-socket "$SOCK" 2>"$LOG" &
 PID=$!
 say "gadgetd (pid $PID) serving $GADGET from $CONFIG"

@@ -19,8 +19,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -69,8 +72,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&f.logFormat, "log-format", "", "log format: text or json (default: the file's log.format, else text)")
 	root.PersistentFlags().StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (default: the file's log.level, else info)")
 	fileFlag := func(c *cobra.Command) {
-		c.Flags().StringVarP(&f.file, "config", "c", "", "gadget file (YAML)")
-		c.MarkFlagRequired("config")
+		c.Flags().StringVarP(&f.file, "config", "c", "", "gadget file (YAML), required")
 	}
 
 	run := &cobra.Command{
@@ -216,6 +218,9 @@ func noArgs(c *cobra.Command, args []string) error {
 // load parses and checks the gadget file and makes the logger it asks for
 // (flags win over the file).
 func load(f *flags, stderr io.Writer) (*config.Config, *slog.Logger, error) {
+	if f.file == "" {
+		return nil, nil, usageError{errors.New("-c FILE is required")}
+	}
 	r, err := os.Open(f.file)
 	if err != nil {
 		return nil, nil, err
@@ -268,12 +273,21 @@ func printStatus(w io.Writer, st *gadget.Status) {
 	fmt.Fprintf(w, "gadget %s on %s (%s), up %s\n", st.Gadget, st.UDC, orDash(st.UDCState), time.Since(st.Started).Round(time.Second))
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	for _, fn := range st.Functions {
-		fmt.Fprintf(tw, "function %s\t%s\t%s\tevents %v\n", fn.Name, fn.Personality, fn.State, fn.Events)
+		fmt.Fprintf(tw, "function %s\t%s\t%s\tevents: %s\n", fn.Name, fn.Personality, fn.State, counts(fn.Events))
 		fmt.Fprintln(tw, "  EP\tADDRESS\tIN FLIGHT\tBYTES\tCOMPLETIONS\tCANCELLED\tERRORS\tLAST ERROR")
 		for _, ep := range fn.Endpoints {
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%v\t%s\n", ep.Name, ep.Address, ep.InFlight, ep.Bytes,
-				ep.Completions, ep.Cancellations, ep.Errors, orDash(ep.LastError))
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", ep.Name, ep.Address, ep.InFlight, ep.Bytes,
+				ep.Completions, ep.Cancellations, counts(ep.Errors), orDash(ep.LastError))
 		}
 	}
 	tw.Flush()
+}
+
+// counts prints a counter map as "a=1 b=2", sorted, or "-".
+func counts(m map[string]uint64) string {
+	var s []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		s = append(s, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	return orDash(strings.Join(s, " "))
 }

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// gadgetd runs one command line and returns its output and error.
+func gadgetd(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := newRoot(&out, &errOut)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func TestValidate(t *testing.T) {
+	path := filepath.Join("..", "..", "configs", "loopback.yaml")
+	out, _, err := gadgetd(t, "validate", "-c", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := path + ": ok (gadget gadgetkit-loopback, 1 functions, 1 configurations)\n"; out != want {
+		t.Errorf("output %q, want %q", out, want)
+	}
+}
+
+// TestBadFiles: each mistake gives one line naming FILE:LINE and the field,
+// from validate and from run alike (run fails before touching the kernel).
+func TestBadFiles(t *testing.T) {
+	good, err := os.ReadFile(filepath.Join("..", "..", "configs", "loopback.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		old, new string
+		want     string
+	}{
+		{"max packet 513", "type: bulk          #", "type: bulk\n            max_packet: {high: 513} #", ".max_packet.high: 513 is not allowed"},
+		{"endpoint 16", "direction: out", "direction: out\n            number: 16", ".number: 16 is not an endpoint number"},
+		{"unknown key", "bcd_device: 0x0100", "bcd_device: 0x0100\n  colour: blue", "gadget.colour"},
+		{"wrong type", "queue_depth: 8", "queue_depth: eight", "personality.queue_depth"},
+		{"invalid YAML", "udc: auto", "udc: [auto", "invalid YAML"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := strings.Replace(string(good), tc.old, tc.new, 1)
+			if text == string(good) {
+				t.Fatalf("%q is not in configs/loopback.yaml", tc.old)
+			}
+			path := filepath.Join(t.TempDir(), "bad.yaml")
+			if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, cmd := range []string{"validate", "run", "up"} {
+				_, _, err := gadgetd(t, cmd, "-c", path)
+				if err == nil {
+					t.Fatalf("%s accepted it", cmd)
+				}
+				msg := err.Error()
+				if !strings.HasPrefix(msg, path+":") || !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+					t.Errorf("%s: %q, want one line %s:LINE: ...%s...", cmd, msg, path, tc.want)
+				}
+				if errors.As(err, &usageError{}) {
+					t.Errorf("%s: a bad file is not a usage error (exit 1, not 2)", cmd)
+				}
+			}
+		})
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"run"},
+		{"validate", "-c", "x.yaml", "extra"},
+		{"run", "-c", "x.yaml", "--no-such-flag"},
+		{"status"},
+	} {
+		_, _, err := gadgetd(t, args...)
+		if err == nil {
+			t.Errorf("%q accepted", args)
+			continue
+		}
+		if !errors.As(err, &usageError{}) {
+			t.Errorf("%q: %v is not a usage error", args, err)
+		}
+	}
+}
+
+func TestLogFlags(t *testing.T) {
+	path := filepath.Join("..", "..", "configs", "loopback.yaml")
+	if _, _, err := gadgetd(t, "validate", "-c", path, "--log-format", "xml"); !errors.As(err, &usageError{}) || !strings.Contains(err.Error(), "--log-format") {
+		t.Errorf("--log-format xml: %v", err)
+	}
+	if _, _, err := gadgetd(t, "validate", "-c", path, "--log-level", "loud"); !errors.As(err, &usageError{}) || !strings.Contains(err.Error(), "--log-level") {
+		t.Errorf("--log-level loud: %v", err)
+	}
+}
