@@ -83,6 +83,9 @@ func (r *Root) Create(g *Gadget) error {
 	if err := g.Validate(); err != nil {
 		return fmt.Errorf("configfs: gadget %q: %w", g.Name, err)
 	}
+	if _, err := os.Stat(r.dir()); err != nil {
+		return fmt.Errorf("configfs: create gadget %q: %w (is configfs mounted and libcomposite loaded?)", g.Name, err)
+	}
 	tx := &txn{fs: r.fsys()}
 	if err := tx.build(r.Path(g.Name), g); err != nil {
 		if rerr := tx.rollback(); rerr != nil {

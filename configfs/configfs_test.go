@@ -369,3 +369,14 @@ func TestRemoveResumesAfterFailure(t *testing.T) {
 		assertEmpty(t, k, "after the second Remove")
 	}
 }
+
+func TestCreateWithoutConfigfs(t *testing.T) {
+	k, r := newFakeKernel(t)
+	r.Dir = filepath.Join(r.Dir, "missing")
+	count := &failAt{fs: k}
+	r.fs = count
+	err := r.Create(fullGadget())
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "libcomposite") || count.n != 0 {
+		t.Fatalf("Create under a missing root = %v after %d changes, want a hint about libcomposite and no change", err, count.n)
+	}
+}

@@ -205,8 +205,13 @@ func (d *decoder) str(n *yaml.Node, path string) string {
 	if !d.is(n, path, yaml.ScalarNode) {
 		return ""
 	}
-	if n.ShortTag() != "!!str" {
+	switch n.ShortTag() {
+	case "!!str":
+	case "!!int", "!!float", "!!bool":
 		d.failf(n, path, "expected a string, got %s (quote it)", describe(n))
+		return ""
+	default:
+		d.failf(n, path, "expected a string, got %s", describe(n))
 		return ""
 	}
 	return n.Value

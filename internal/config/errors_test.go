@@ -64,6 +64,8 @@ func TestErrors(t *testing.T) {
 			"bad.yaml:17: functions[0].interfaces[0].endpoints[1].number: ep1in is used twice"},
 		{"missing udc", "udc: auto\n", "",
 			"bad.yaml:1: udc: required"},
+		{"empty udc", "udc: auto", "udc:",
+			"bad.yaml:5: udc: expected a string, got nothing"},
 		{"bad udc", "udc: auto", "udc: ../x",
 			`bad.yaml:5: udc: "../x" is not a UDC name (as in /sys/class/udc, e.g. dummy_udc.0) or auto`},
 		{"unknown top-level key", "udc: auto\n", "udc: auto\nudcs: auto\n",
