@@ -192,8 +192,9 @@ func TestKernelAcceptsDescriptors(t *testing.T) {
 }
 
 // TestKernelAgreesWithValidate writes class-specific descriptors that
-// Validate accepts or rejects, bypassing it, and checks that f_fs decides
-// the same way; a rejection comes back as a BlobError with EINVAL.
+// Validate accepts or rejects, bypassing it, and checks that f_fs (and
+// DescriptorBlob.Check) decide the same way; a rejection comes back as a
+// BlobError with EINVAL.
 func TestKernelAgreesWithValidate(t *testing.T) {
 	guest.Require(t)
 	hid := []byte{0x09, 0x21, 0x11, 0x01, 0x00, 0x01, 0x22, 0x20, 0x00}
@@ -239,6 +240,9 @@ func TestKernelAgreesWithValidate(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = setupFFS(t, "h1"+strings.ReplaceAll(tc.name, "-", ""), descs, strs)
+			if checked := blob.Check(); (checked == nil) != (err == nil) {
+				t.Errorf("DescriptorBlob.Check() = %v, the kernel: %v", checked, err)
+			}
 			switch {
 			case valid == nil && err != nil:
 				t.Fatalf("Validate accepts, the kernel rejects: %v", err)
@@ -256,6 +260,41 @@ func TestKernelAgreesWithValidate(t *testing.T) {
 
 // msVendorCode is the gadget's os_desc/b_vendor_code in setupFFS.
 const msVendorCode = 0xcd
+
+// TestKernelOSBCDVersion pins why the encoder writes bcdVersion 0x0001:
+// Linux 6.1 refuses the spec's 0x0100 (later kernels take both), and
+// DescriptorBlob.Check says so.
+func TestKernelOSBCDVersion(t *testing.T) {
+	guest.Require(t)
+	d, s := kernelTestFunction()
+	strs, err := s.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bcd := range []usb.BCD{0x0001, 0x0100} {
+		t.Run(bcd.String(), func(t *testing.T) {
+			blob, err := d.Blob()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := range blob.OS {
+				blob.OS[k].BCDVersion = bcd
+			}
+			descs, err := blob.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = setupFFS(t, fmt.Sprintf("h1bcd%04x", uint16(bcd)), descs, strs)
+			checked := blob.Check()
+			if (checked == nil) != (err == nil) {
+				t.Fatalf("Check() = %v, the kernel: %v", checked, err)
+			}
+			if bcd == osBCDVersion && err != nil {
+				t.Fatalf("the kernel rejects the encoder's bcdVersion: %v", err)
+			}
+		})
+	}
+}
 
 // hostDevice is the guest's host side of an enumerated gadget, through
 // usbfs.
