@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gadgetkit/gadgetkit/internal/aio"
+	"github.com/gadgetkit/gadgetkit/usb"
 )
 
 // FunctionFS ioctls (<linux/usb/functionfs.h>): 'g' is the magic.
@@ -78,14 +79,30 @@ func (ep *EP) Halt() error {
 	return ep.epErr("halt", err)
 }
 
-// Number is the endpoint number the UDC gave the endpoint, which may
-// differ from the described one (FUNCTIONFS_ENDPOINT_REVMAP).
+// Number returns what FUNCTIONFS_ENDPOINT_REVMAP reports for the endpoint.
+// f_fs up to at least 6.1 never fills the value it returns (it answers 255
+// for every endpoint), which Number reports as an error; HostAddress is the
+// reliable way to learn the address the UDC gave the endpoint.
 func (ep *EP) Number() (int, error) {
 	n, err := unix.IoctlRetInt(ep.fd, ioctlEndpointRevmap)
 	if err != nil {
 		return 0, ep.epErr("FUNCTIONFS_ENDPOINT_REVMAP", err)
 	}
+	if n == 0xff {
+		return 0, fmt.Errorf("ffs: %s FUNCTIONFS_ENDPOINT_REVMAP: kernel returned 255, the unset value (f_fs never fills it)", ep.file.Name)
+	}
 	return n, nil
+}
+
+// HostAddress is the endpoint address the host sees, which the UDC chooses
+// and which may differ from the described one (dummy_hcd, for one, has
+// ep1in, ep2out, ...). Available once enabled.
+func (ep *EP) HostAddress() (usb.EndpointAddress, error) {
+	d, err := ep.Descriptor()
+	if err != nil {
+		return 0, err
+	}
+	return usb.EndpointAddress(d[2]), nil
 }
 
 // Descriptor returns the endpoint descriptor in use at the current speed

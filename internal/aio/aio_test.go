@@ -238,12 +238,19 @@ func TestSetupError(t *testing.T) {
 	}
 }
 
-func TestUSBDevfsControlNumber(t *testing.T) {
+func TestUSBDevfsNumbers(t *testing.T) {
 	want := uint(0xc0185500) // <linux/usbdevice_fs.h> on 64-bit
 	if unsafe.Sizeof(uintptr(0)) == 4 {
 		want = 0xc0105500
 	}
 	if usbdevfsControl != want {
 		t.Fatalf("USBDEVFS_CONTROL = %#x, want %#x", usbdevfsControl, want)
+	}
+	want = 0xc0185502 // USBDEVFS_BULK
+	if unsafe.Sizeof(uintptr(0)) == 4 {
+		want = 0xc0105502
+	}
+	if usbdevfsBulkReq != want {
+		t.Fatalf("USBDEVFS_BULK = %#x, want %#x", usbdevfsBulkReq, want)
 	}
 }

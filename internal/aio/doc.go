@@ -4,7 +4,8 @@
 // laid out exactly as <linux/aio_abi.h> declares them on either endianness,
 // plus the eventfd that IOCB_FLAG_RESFD signals, page-aligned memory that the
 // garbage collector never moves, and the few ioctls whose argument is a
-// pointer (FunctionFS endpoint descriptors, usbfs control transfers for tests).
+// pointer (FunctionFS endpoint descriptors; usbfs control and bulk transfers,
+// the host side of gadget tests where no libusb is available).
 //
 // Every error is an *os.SyscallError naming the call, so callers can test the
 // errno with errors.Is.

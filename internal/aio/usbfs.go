@@ -44,3 +44,27 @@ func USBControl(fd int, requestType, request uint8, value, index uint16, data []
 	}
 	return int(r), nil
 }
+
+// usbdevfsBulk is struct usbdevfs_bulktransfer.
+type usbdevfsBulk struct {
+	_       structs.HostLayout
+	Ep      uint32
+	Len     uint32
+	Timeout uint32 // milliseconds
+	Data    unsafe.Pointer
+}
+
+// usbdevfsBulkReq is USBDEVFS_BULK, _IOWR('U', 2, struct usbdevfs_bulktransfer).
+var usbdevfsBulkReq = uint(3<<30 | unsafe.Sizeof(usbdevfsBulk{})<<16 | 'U'<<8 | 2)
+
+// USBBulk performs one bulk transfer on endpoint ep (bit 7 set: IN) through
+// a usbfs device node and returns the bytes transferred. usbfs claims the
+// interface on first use.
+func USBBulk(fd int, ep uint8, data []byte, timeoutMs uint32) (int, error) {
+	bt := usbdevfsBulk{Ep: uint32(ep), Len: uint32(len(data)), Timeout: timeoutMs, Data: unsafe.Pointer(unsafe.SliceData(data))}
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(usbdevfsBulkReq), uintptr(unsafe.Pointer(&bt)))
+	if errno != 0 {
+		return 0, os.NewSyscallError("ioctl USBDEVFS_BULK", errno)
+	}
+	return int(r), nil
+}
