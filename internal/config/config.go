@@ -250,12 +250,14 @@ const (
 	PropMultiSZ           PropertyType = 7
 )
 
-// Property is a Microsoft OS extended property.
+// Property is a Microsoft OS extended property. Parse accepts only the
+// types Linux's f_fs can serve (sz, expand_sz, link and binary): it stalls
+// the host's request for multi_sz and the dword types.
 type Property struct {
 	Name string
 	Type PropertyType
-	// Strings holds the value of the string types (one string except for
-	// multi_sz), DWord of the dword types, Binary of binary.
+	// Strings holds the value of the string types: one string. Binary is
+	// the value of binary. DWord is never set (see above).
 	Strings []string
 	DWord   uint32
 	Binary  []byte

@@ -161,7 +161,7 @@ func checkComposite(t *testing.T, c *Config) {
 	if intf.CompatibleID != "WINUSB" {
 		t.Errorf("compatible id %q", intf.CompatibleID)
 	}
-	wantProp := []Property{{Name: "DeviceInterfaceGUIDs", Type: PropMultiSZ,
+	wantProp := []Property{{Name: "DeviceInterfaceGUID", Type: PropSZ,
 		Strings: []string{"{6e45736a-2b1b-4078-b772-b3af2b6fde1c}"}}}
 	if diff := cmp.Diff(wantProp, intf.Properties); diff != "" {
 		t.Errorf("properties (-want +got):\n%s", diff)

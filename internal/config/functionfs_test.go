@@ -43,10 +43,8 @@ functions:
             - {name: Label, type: sz, value: gadgetkit}
             - {name: Path, type: expand_sz, value: "%SystemRoot%"}
             - {name: Blob, type: binary, value: "de:ad:be:ef"}
-            - {name: Le, type: dword_le, value: 0x12345678}
-            - {name: Be, type: dword_be, value: 1}
             - {name: Link, type: link, value: "\\??\\x"}
-            - {name: DeviceInterfaceGUIDs, type: multi_sz, value: "{6e45736a-2b1b-4078-b772-b3af2b6fde1c}"}
+            - {name: DeviceInterfaceGUID, type: sz, value: "{6e45736a-2b1b-4078-b772-b3af2b6fde1c}"}
     personality: {kind: abort, queue_depth: 1, request_size: 4194304, abort: {action: halt}}
 `
 	c, err := Parse("every.yaml", strings.NewReader(in))
@@ -82,10 +80,8 @@ functions:
 					{Name: "Label", Type: PropSZ, Strings: []string{"gadgetkit"}},
 					{Name: "Path", Type: PropExpandSZ, Strings: []string{"%SystemRoot%"}},
 					{Name: "Blob", Type: PropBinary, Binary: []byte{0xde, 0xad, 0xbe, 0xef}},
-					{Name: "Le", Type: PropDWordLittleEndian, DWord: 0x12345678},
-					{Name: "Be", Type: PropDWordBigEndian, DWord: 1},
 					{Name: "Link", Type: PropLink, Strings: []string{`\??\x`}},
-					{Name: "DeviceInterfaceGUIDs", Type: PropMultiSZ, Strings: []string{"{6e45736a-2b1b-4078-b772-b3af2b6fde1c}"}},
+					{Name: "DeviceInterfaceGUID", Type: PropSZ, Strings: []string{"{6e45736a-2b1b-4078-b772-b3af2b6fde1c}"}},
 				},
 			},
 		},
