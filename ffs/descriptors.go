@@ -3,6 +3,7 @@ package ffs
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -597,7 +598,7 @@ const (
 )
 
 // ErrBlob is wrapped by every error decoding or encoding a blob.
-var ErrBlob = fmt.Errorf("ffs: malformed blob")
+var ErrBlob = errors.New("ffs: malformed blob")
 
 func blobErr(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrBlob}, args...)...)
