@@ -60,12 +60,16 @@ func Expect(c *config.Config, got *Snapshot, speed usb.Speed) (*Snapshot, error)
 		if cc.Attributes != 0 {
 			wc.Attributes = cc.Attributes
 		}
-		if cc.MaxPowerMA != 0 {
-			unit := 2
-			if speed >= usb.SpeedSuper {
-				unit = 8
-			}
-			wc.MaxPower = uint8((cc.MaxPowerMA + unit - 1) / unit)
+		// As the kernel's encode_bMaxPower: rounded down, capped at 500 mA
+		// (900 at SuperSpeed); 0 on a self-powered configuration means 0,
+		// otherwise the kernel's build-time default, taken as seen.
+		switch {
+		case cc.MaxPowerMA != 0 && speed >= usb.SpeedSuper:
+			wc.MaxPower = uint8(min(cc.MaxPowerMA, 900) / 8)
+		case cc.MaxPowerMA != 0:
+			wc.MaxPower = uint8(min(cc.MaxPowerMA, 500) / 2)
+		case wc.Attributes&0x40 != 0:
+			wc.MaxPower = 0
 		}
 		for _, s := range cc.Strings {
 			want.setString(s.Lang, wc.ConfigurationIndex, s.Value)

@@ -115,3 +115,31 @@ func TestExpectFromConfig(t *testing.T) {
 		t.Errorf("high-speed device against a SuperSpeed expectation: %v", paths)
 	}
 }
+
+// bMaxPower is rounded down and capped as the kernel does.
+func TestExpectMaxPower(t *testing.T) {
+	tests := []struct {
+		ma    string
+		speed usb.Speed
+		want  uint8
+	}{
+		{"100", usb.SpeedHigh, 50},
+		{"100", usb.SpeedSuper, 12}, // 96 mA: 100/8 rounded down
+		{"700", usb.SpeedHigh, 250}, // capped at 500 mA
+		{"900", usb.SpeedSuper, 112}, // 896 mA
+	}
+	for _, tt := range tests {
+		y := strings.Replace(loopbackYAML, "max_power_ma: 120", "max_power_ma: "+tt.ma, 1)
+		c, err := config.Parse("lb.yaml", strings.NewReader(y))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Expect(c, seenLoopback(), tt.speed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := want.Configs[0].MaxPower; got != tt.want {
+			t.Errorf("%s mA at %v: bMaxPower %d, want %d", tt.ma, tt.speed, got, tt.want)
+		}
+	}
+}
