@@ -124,8 +124,8 @@ func TestExpectMaxPower(t *testing.T) {
 		want  uint8
 	}{
 		{"100", usb.SpeedHigh, 50},
-		{"100", usb.SpeedSuper, 12}, // 96 mA: 100/8 rounded down
-		{"700", usb.SpeedHigh, 250}, // capped at 500 mA
+		{"100", usb.SpeedSuper, 12},  // 96 mA: 100/8 rounded down
+		{"700", usb.SpeedHigh, 250},  // capped at 500 mA
 		{"900", usb.SpeedSuper, 112}, // 896 mA
 	}
 	for _, tt := range tests {
