@@ -17,7 +17,7 @@ import (
 
 // kernelGadget binds a configfs gadget with one kernel function (its
 // attributes set first) and waits for usbtest to claim its interface.
-func kernelGadget(t *testing.T, id ID, function string, attrs map[string]string) Device {
+func kernelGadget(t *testing.T, id ID, function string, attrs map[string]string) (*guest.Gadget, Device) {
 	t.Helper()
 	guest.Require(t)
 	if err := guest.LoadModule("usbtest", ""); err != nil {
@@ -49,7 +49,7 @@ func kernelGadget(t *testing.T, id ID, function string, attrs map[string]string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dev
+	return g, dev
 }
 
 func runLogged(t *testing.T, dev Device, tests []Params) []Result {
@@ -78,7 +78,7 @@ func requirePassed(t *testing.T, rs []Result) {
 // The kernel's SourceSink with its default attributes, bound by usbtest as
 // gadget zero, passes the whole suite.
 func TestKernelSourceSinkSuite(t *testing.T) {
-	dev := kernelGadget(t, GadgetZero, "SourceSink.0", nil)
+	_, dev := kernelGadget(t, GadgetZero, "SourceSink.0", nil)
 	rs := runLogged(t, dev, SourceSinkSuite())
 	requirePassed(t, rs)
 	if len(rs) != len(SourceSinkSuite()) {
@@ -100,7 +100,7 @@ func TestKernelSourceSinkThroughput(t *testing.T) {
 		{"buflen64k_qlen8", map[string]string{"bulk_buflen": "65536", "bulk_qlen": "8"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			dev := kernelGadget(t, GadgetZero, "SourceSink.0", c.attrs)
+			_, dev := kernelGadget(t, GadgetZero, "SourceSink.0", c.attrs)
 			rs := runLogged(t, dev, Throughput(iterations, 64<<10, 8))
 			requirePassed(t, rs)
 			for _, r := range rs {
@@ -126,7 +126,7 @@ func TestKernelSourceSinkThroughput(t *testing.T) {
 // The kernel's Loopback passes what applies to it; with the user-mode IDs
 // usbtest has no vendor request tests for it.
 func TestKernelLoopbackSuite(t *testing.T) {
-	dev := kernelGadget(t, UserMode, "Loopback.0", nil)
+	_, dev := kernelGadget(t, UserMode, "Loopback.0", nil)
 	requirePassed(t, runLogged(t, dev, LoopbackSuite()))
 	rs := runLogged(t, dev, []Params{{Test: 14, Iterations: 1, Length: 64, Vary: 1}})
 	if rs[0].Status != Unsupported || rs[0].Errno() != syscall.EOPNOTSUPP {
@@ -137,7 +137,7 @@ func TestKernelLoopbackSuite(t *testing.T) {
 // A function without gadget zero's vendor requests, driven as gadget zero:
 // test 14 fails with the stall, and says so.
 func TestKernelUnsupportedRequestFails(t *testing.T) {
-	dev := kernelGadget(t, GadgetZero, "Loopback.0", nil)
+	_, dev := kernelGadget(t, GadgetZero, "Loopback.0", nil)
 	rs := runLogged(t, dev, []Params{{Test: 14, Iterations: 1, Length: 64, Vary: 1}})
 	r := rs[0]
 	if r.Status != Failed || r.Errno() != syscall.EPIPE || !strings.Contains(r.Err.Error(), "stalled") {
@@ -188,4 +188,44 @@ func TestKernelBind(t *testing.T) {
 		t.Fatal(err)
 	}
 	requirePassed(t, runLogged(t, dev, []Params{{Test: 1, Iterations: 10, Length: 512}, {Test: 14, Iterations: 1, Length: 64, Vary: 1}}))
+}
+
+// A test that outlives its context: Run and Close return at once, the
+// Conn refuses another test until the kernel is done, and unplugging the
+// gadget ends the kernel's test.
+func TestKernelAbandon(t *testing.T) {
+	g, dev := kernelGadget(t, GadgetZero, "SourceSink.0", nil)
+	c, err := Open(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	r, err := c.Run(ctx, Params{Test: 28, Iterations: 1 << 20, Length: 65536, SGLen: 8}) // 512 GiB
+	if err != nil || r.Status != Abandoned || !errors.Is(r.Err, context.DeadlineExceeded) {
+		t.Fatalf("Run: %+v, %v; want abandoned", r, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("abandoning took %v", d)
+	}
+	if _, err := c.Run(context.Background(), Params{Test: 0, Iterations: 1}); !errors.Is(err, ErrBusy) {
+		t.Errorf("Run while the kernel is busy: %v, want ErrBusy", err)
+	}
+	start = time.Now()
+	if err := c.Close(); err != nil {
+		t.Error(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Close took %v", d)
+	}
+	// Unplugging the gadget ends the kernel's test: its URBs fail.
+	if err := g.Unbind(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.running:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the abandoned test still runs 10s after the gadget went away")
+	}
 }

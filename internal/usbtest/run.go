@@ -90,10 +90,16 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
-// Conn is an open usbfs node of a Device.
+// ErrBusy means a test Run abandoned is still running in the kernel.
+var ErrBusy = errors.New("usbtest: an abandoned test is still running in the kernel")
+
+// Conn is an open usbfs node of a Device. Its methods are not safe for
+// concurrent use; usbtest runs one test per interface at a time anyway.
 type Conn struct {
 	dev Device
 	f   *os.File
+	// running is closed when the last test's ioctl has returned.
+	running chan struct{}
 }
 
 // Open opens the device's usbfs node read-write.
@@ -105,9 +111,22 @@ func Open(dev Device) (*Conn, error) {
 	return &Conn{dev: dev, f: f}, nil
 }
 
-// Close closes the node. A test abandoned by Run keeps it open until the
-// kernel finishes the test.
-func (c *Conn) Close() error { return c.f.Close() }
+// Close closes the node. While an abandoned test still runs in the kernel,
+// Close returns at once and the node is closed when the test ends.
+func (c *Conn) Close() error {
+	if c.running != nil {
+		select {
+		case <-c.running:
+		default:
+			go func() {
+				<-c.running
+				c.f.Close()
+			}()
+			return nil
+		}
+	}
+	return c.f.Close()
+}
 
 // Run runs one test. Bad parameters are an error; everything the kernel
 // says is in the Result. If ctx ends first, Run returns an Abandoned result
@@ -121,6 +140,13 @@ func (c *Conn) Run(ctx context.Context, p Params) (Result, error) {
 		res.Status, res.Err = Abandoned, err
 		return res, nil
 	}
+	if c.running != nil {
+		select {
+		case <-c.running:
+		default:
+			return Result{}, ErrBusy
+		}
+	}
 	rc, err := c.f.SyscallConn()
 	if err != nil {
 		return Result{}, err
@@ -130,6 +156,8 @@ func (c *Conn) Run(ctx context.Context, p Params) (Result, error) {
 		err   error
 	}
 	ch := make(chan done, 1)
+	running := make(chan struct{})
+	c.running = running
 	go func() {
 		var d done
 		d.param = aio.USBTestParam{
@@ -141,6 +169,7 @@ func (c *Conn) Run(ctx context.Context, p Params) (Result, error) {
 		if cerr := rc.Control(func(fd uintptr) { d.err = aio.USBTestRequest(int(fd), c.dev.Ifnum, &d.param) }); cerr != nil {
 			d.err = cerr
 		}
+		close(running) // before the result, so the next Run never sees it busy
 		ch <- d
 	}()
 	var d done
