@@ -77,8 +77,8 @@ func (e *StepError) Unwrap() error { return e.Err }
 // Create makes the tree of g. It fails if a gadget of that name exists
 // (errors.Is(err, fs.ErrExist)): that is a stale tree to Remove first. If
 // any step fails, everything already made is removed in reverse order; the
-// error is a *StepError for the failed step, joined with any error from
-// that rollback.
+// error is a *StepError for the failed step, followed on the same line by
+// any error of that rollback.
 func (r *Root) Create(g *Gadget) error {
 	if err := g.Validate(); err != nil {
 		return fmt.Errorf("configfs: gadget %q: %w", g.Name, err)
@@ -89,7 +89,7 @@ func (r *Root) Create(g *Gadget) error {
 	tx := &txn{fs: r.fsys()}
 	if err := tx.build(r.Path(g.Name), g); err != nil {
 		if rerr := tx.rollback(); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+			err = fmt.Errorf("%w; rollback: %w", err, rerr)
 		}
 		return fmt.Errorf("configfs: create gadget %q: %w", g.Name, err)
 	}
@@ -159,8 +159,25 @@ func (t *txn) rollback() error {
 		}
 	}
 	t.undo = nil
-	return errors.Join(errs...)
+	if len(errs) == 0 {
+		return nil
+	}
+	return oneLine(errs)
 }
+
+// oneLine joins errors on one line (errors.Join uses newlines), keeping
+// them reachable for errors.Is and errors.As.
+type oneLine []error
+
+func (e oneLine) Error() string {
+	s := make([]string, len(e))
+	for i, err := range e {
+		s[i] = err.Error()
+	}
+	return strings.Join(s, "; ")
+}
+
+func (e oneLine) Unwrap() []error { return e }
 
 func hex16(v uint16) string { return fmt.Sprintf("0x%04x", v) }
 func hex8(v uint8) string   { return fmt.Sprintf("0x%02x", v) }

@@ -380,3 +380,30 @@ func TestCreateWithoutConfigfs(t *testing.T) {
 		t.Fatalf("Create under a missing root = %v after %d changes, want a hint about libcomposite and no change", err, count.n)
 	}
 }
+
+// rmdirFails fails every rmdir, so that a rollback cannot finish.
+type rmdirFails struct{ fsys }
+
+func (rmdirFails) Rmdir(path string) error {
+	return &fs.PathError{Op: "rmdir", Path: path, Err: errInjected}
+}
+
+func TestCreateReportsFailedRollback(t *testing.T) {
+	// The kernel has no function "nosuch", and every rmdir of the rollback
+	// fails.
+	k, r := newFakeKernel(t)
+	g := fullGadget()
+	g.Configs[0].Functions = append(g.Configs[0].Functions, "nosuch.x")
+	g.Functions = append(g.Functions, Function{Type: "nosuch", Instance: "x"})
+	r.fs = rmdirFails{k}
+	err := r.Create(g)
+	var se *StepError
+	if !errors.As(err, &se) || se.Op != "mkdir" || !strings.HasSuffix(se.Path, "functions/nosuch.x") {
+		t.Fatalf("Create = %v, want the mkdir of functions/nosuch.x to fail", err)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "\n") || !strings.Contains(msg, "; rollback: rmdir "+r.Path("g1")+"/functions/Loopback.lb: injected failure; rmdir") ||
+		!errors.Is(err, errInjected) {
+		t.Fatalf("error %q does not report, on one line, each rmdir the rollback could not do", msg)
+	}
+}
