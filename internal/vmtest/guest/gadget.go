@@ -194,6 +194,10 @@ func (g *Gadget) Remove() error {
 			errs = append(errs, err)
 		}
 	}
+	// A test may have linked the configuration for OS descriptors.
+	if _, err := os.Lstat(filepath.Join(g.Path, "os_desc/c.1")); err == nil {
+		rm(filepath.Join(g.Path, "os_desc/c.1"))
+	}
 	for _, fn := range fns {
 		rm(filepath.Join(g.Path, "configs/c.1", fn))
 	}
