@@ -123,8 +123,11 @@ wait:
 			break wait
 		}
 	}
+	// closed is read under life by Submit and under mu by Release.
 	e.life.Lock()
+	e.mu.Lock()
 	e.closed = true
+	e.mu.Unlock()
 	e.life.Unlock()
 	e.efile.Close()
 	<-e.reaperDone

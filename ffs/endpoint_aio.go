@@ -37,7 +37,7 @@ type engine struct {
 	// life is held shared by Submit and exclusively by Close when it stops
 	// new submissions, so none slips between the last cancel and io_destroy.
 	life   sync.RWMutex
-	closed bool
+	closed bool // written holding both life and mu
 
 	// out counts requests taken from the pools. The memory is unmapped when
 	// the engine is closed and out is zero, so a request still held by its

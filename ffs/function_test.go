@@ -208,7 +208,7 @@ func TestCancelPendingThenCarryData(t *testing.T) {
 }
 
 // resources counts what the Function must give back on Close.
-type resources struct{ fds, goroutines, maps int }
+type resources struct{ fds, goroutines int }
 
 func countResources(t *testing.T) resources {
 	t.Helper()
@@ -216,11 +216,28 @@ func countResources(t *testing.T) resources {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resources{fds: len(fds), goroutines: runtime.NumGoroutine()}
+}
+
+// mapped reports whether b's first byte lies in a mapping of
+// /proc/self/maps (the kernel may merge it with its neighbours).
+func mapped(t *testing.T, b []byte) bool {
+	t.Helper()
 	maps, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resources{fds: len(fds), goroutines: runtime.NumGoroutine(), maps: bytes.Count(maps, []byte("\n"))}
+	addr, err := strconv.ParseUint(strings.TrimPrefix(fmt.Sprintf("%p", &b[0]), "0x"), 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(maps)) {
+		var lo, hi uint64
+		if _, err := fmt.Sscanf(line, "%x-%x", &lo, &hi); err == nil && lo <= addr && addr < hi {
+			return true
+		}
+	}
+	return false
 }
 
 func TestSubmitCancelCycles(t *testing.T) {
@@ -228,8 +245,13 @@ func TestSubmitCancelCycles(t *testing.T) {
 	before := countResources(t)
 	const depth, cycles = 16, 10000
 	var stats Stats
+	var mem []byte // the engine's mapping, to see it go
 	t.Run("cycles", func(t *testing.T) {
 		r := newRig(t, Config{QueueDepth: depth, RequestSize: 4096})
+		mem = r.f.eng.mem.Bytes()
+		if !mapped(t, mem) {
+			t.Fatal("the request memory is not in /proc/self/maps")
+		}
 		poison := func(req *Request) {
 			b := req.Buf()
 			for i := range b {
@@ -317,6 +339,9 @@ func TestSubmitCancelCycles(t *testing.T) {
 	}
 	if after != before {
 		t.Fatalf("resources before Open %+v, after Close %+v", before, after)
+	}
+	if mapped(t, mem) {
+		t.Fatal("request memory still mapped after Close")
 	}
 }
 
