@@ -51,7 +51,7 @@ type rig struct {
 	// The UDC picks the endpoint numbers (dummy_hcd has ep1in, ep2out, ...):
 	// the host uses the addresses of the descriptors in use.
 	hostOut, hostIn uint8
-	runErr  chan error
+	runErr          chan error
 }
 
 // newRig opens a Function on a fresh gadget, binds it, waits for ENABLE
