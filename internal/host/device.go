@@ -141,10 +141,12 @@ func (d *Device) Classify(err error) error {
 	return err
 }
 
+var errClosed = errors.New("device is closed (a failed Reopen closes it)")
+
 // Control issues a control transfer bounded by the control timeout.
 func (d *Device) Control(rType, request uint8, val, idx uint16, data []byte) (int, error) {
 	if d.dev == nil {
-		return 0, errors.New("control transfer on a closed device")
+		return 0, errClosed
 	}
 	n, err := d.dev.Control(rType, request, val, idx, data)
 	if err != nil {
@@ -161,6 +163,9 @@ func (d *Device) Snapshot() (*Snapshot, error) {
 
 // Speed is the speed the device enumerated at, as libusb reports it.
 func (d *Device) Speed() usb.Speed {
+	if d.dev == nil {
+		return usb.SpeedUnknown
+	}
 	switch d.dev.Desc.Speed {
 	case gousb.SpeedLow:
 		return usb.SpeedLow
@@ -187,6 +192,9 @@ type Pipe struct {
 // released first. Claiming sends SET_INTERFACE when the interface has more
 // than one alternate setting.
 func (d *Device) Claim(iface, alt int) (*Pipe, error) {
+	if d.dev == nil {
+		return nil, errClosed
+	}
 	d.Release()
 	num, err := d.dev.ActiveConfigNum()
 	if err != nil {
@@ -251,6 +259,9 @@ func (d *Device) Release() {
 // device re-enumerates (libusb reports it not found) or leaves, it is
 // opened again within ctx; the result says whether that happened.
 func (d *Device) Reset(ctx context.Context) (reenumerated bool, err error) {
+	if d.dev == nil {
+		return false, errClosed
+	}
 	d.Release()
 	err = d.dev.Reset()
 	if err == nil {
