@@ -37,16 +37,6 @@ func (id ID) String() string { return fmt.Sprintf("%04x:%04x", id.Vendor, id.Pro
 // MarshalText writes id as "vvvv:pppp".
 func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
 
-// UnmarshalText parses "vvvv:pppp".
-func (id *ID) UnmarshalText(b []byte) error {
-	v, err := ParseID(string(b))
-	if err != nil {
-		return err
-	}
-	*id = v
-	return nil
-}
-
 // ParseID parses "vvvv:pppp" (hexadecimal, optional 0x).
 func ParseID(s string) (ID, error) {
 	v, p, ok := strings.Cut(s, ":")

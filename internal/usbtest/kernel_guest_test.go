@@ -229,3 +229,37 @@ func TestKernelAbandon(t *testing.T) {
 		t.Fatal("the abandoned test still runs 10s after the gadget went away")
 	}
 }
+
+// What ErrNoDynamicID offers instead: usbtest loaded with vendor= and
+// product= takes any IDs, with the control tests only.
+func TestKernelModuleParamsControlOnly(t *testing.T) {
+	guest.Require(t)
+	id := ID{0x1d6b, 0x0104}
+	if err := guest.UnloadModule("usbtest"); err != nil {
+		t.Fatal(err)
+	}
+	if err := guest.LoadModule("usbtest", "vendor=0x1d6b product=0x0104"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := guest.UnloadModule("usbtest"); err != nil {
+			t.Error(err)
+		}
+	})
+	_, dev := kernelGadget(t, id, "SourceSink.0", nil)
+	rs := runLogged(t, dev, []Params{
+		{Test: 9, Iterations: 10},
+		{Test: 10, Iterations: 10, SGLen: 32},
+		{Test: 1, Iterations: 10, Length: 512},
+		{Test: 14, Iterations: 1, Length: 64, Vary: 1},
+	})
+	for _, r := range rs {
+		want := Unsupported
+		if r.Params.Test == 9 || r.Params.Test == 10 {
+			want = Passed
+		}
+		if r.Status != want {
+			t.Errorf("test %d: %s %v, want %s", r.Params.Test, r.Status, r.Err, want)
+		}
+	}
+}

@@ -12,63 +12,44 @@ const NumTests = 30
 // MaxSGLen is usbtest's MAX_SGLEN: the largest sglen it accepts.
 const MaxSGLen = 128
 
-// Kind says what a test exercises.
-type Kind string
-
-// Test kinds.
-const (
-	KindNop       Kind = "nop"
-	KindBulkOut   Kind = "bulk-out"
-	KindBulkIn    Kind = "bulk-in"
-	KindControl   Kind = "control"
-	KindUnlink    Kind = "unlink"
-	KindHalt      Kind = "halt"
-	KindIsoOut    Kind = "iso-out"
-	KindIsoIn     Kind = "iso-in"
-	KindIntrOut   Kind = "interrupt-out"
-	KindIntrIn    Kind = "interrupt-in"
-	KindToggleOut Kind = "toggle"
-)
-
 // Info describes one usbtest test number, as usbtest_do_ioctl implements it.
 type Info struct {
 	Num  int
-	Kind Kind
 	Name string
 }
 
 // Tests lists every test number usbtest knows, indexed by number.
 var Tests = [NumTests]Info{
-	{0, KindNop, "no-op"},
-	{1, KindBulkOut, "bulk write, length bytes x iterations"},
-	{2, KindBulkIn, "bulk read, length bytes x iterations"},
-	{3, KindBulkOut, "bulk write, size varied by vary"},
-	{4, KindBulkIn, "bulk read, size varied by vary"},
-	{5, KindBulkOut, "bulk write, sglen-entry scatterlists"},
-	{6, KindBulkIn, "bulk read, sglen-entry scatterlists"},
-	{7, KindBulkOut, "bulk write, scatterlists, entry size varied"},
-	{8, KindBulkIn, "bulk read, scatterlists, entry size varied"},
-	{9, KindControl, "chapter 9 standard requests"},
-	{10, KindControl, "queued control requests (sglen in flight)"},
-	{11, KindUnlink, "unlink bulk reads"},
-	{12, KindUnlink, "unlink bulk writes"},
-	{13, KindHalt, "set/clear endpoint halt"},
-	{14, KindControl, "ep0 vendor write 0x5b / read back 0x5c"},
-	{15, KindIsoOut, "iso write, sglen URBs"},
-	{16, KindIsoIn, "iso read, sglen URBs"},
-	{17, KindBulkOut, "bulk write, odd address, core DMA map"},
-	{18, KindBulkIn, "bulk read, odd address, core DMA map"},
-	{19, KindBulkOut, "bulk write, odd address, premapped"},
-	{20, KindBulkIn, "bulk read, odd address, premapped"},
-	{21, KindControl, "ep0 vendor write/read back, odd address"},
-	{22, KindIsoOut, "iso write, odd address"},
-	{23, KindIsoIn, "iso read, odd address"},
-	{24, KindUnlink, "unlink from a queue of sglen bulk writes"},
-	{25, KindIntrOut, "interrupt write"},
-	{26, KindIntrIn, "interrupt read"},
-	{27, KindBulkOut, "bulk write performance, sglen URBs in flight"},
-	{28, KindBulkIn, "bulk read performance, sglen URBs in flight"},
-	{29, KindToggleOut, "data toggle reset by clear-halt between bulk writes"},
+	{0, "no-op"},
+	{1, "bulk write, length bytes x iterations"},
+	{2, "bulk read, length bytes x iterations"},
+	{3, "bulk write, size varied by vary"},
+	{4, "bulk read, size varied by vary"},
+	{5, "bulk write, sglen-entry scatterlists"},
+	{6, "bulk read, sglen-entry scatterlists"},
+	{7, "bulk write, scatterlists, entry size varied"},
+	{8, "bulk read, scatterlists, entry size varied"},
+	{9, "chapter 9 standard requests"},
+	{10, "queued control requests (sglen in flight)"},
+	{11, "unlink bulk reads"},
+	{12, "unlink bulk writes"},
+	{13, "set/clear endpoint halt"},
+	{14, "ep0 vendor write 0x5b / read back 0x5c"},
+	{15, "iso write, sglen URBs"},
+	{16, "iso read, sglen URBs"},
+	{17, "bulk write, odd address, core DMA map"},
+	{18, "bulk read, odd address, core DMA map"},
+	{19, "bulk write, odd address, premapped"},
+	{20, "bulk read, odd address, premapped"},
+	{21, "ep0 vendor write/read back, odd address"},
+	{22, "iso write, odd address"},
+	{23, "iso read, odd address"},
+	{24, "unlink from a queue of sglen bulk writes"},
+	{25, "interrupt write"},
+	{26, "interrupt read"},
+	{27, "bulk write performance, sglen URBs in flight"},
+	{28, "bulk read performance, sglen URBs in flight"},
+	{29, "data toggle reset by clear-halt between bulk writes"},
 }
 
 // Params are the inputs of one usbtest run (struct usbtest_param).

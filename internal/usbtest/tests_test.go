@@ -133,7 +133,7 @@ func TestParamsCheck(t *testing.T) {
 
 func TestTestsTable(t *testing.T) {
 	for i, info := range Tests {
-		if info.Num != i || info.Name == "" || info.Kind == "" {
+		if info.Num != i || info.Name == "" {
 			t.Errorf("Tests[%d] = %+v", i, info)
 		}
 	}
