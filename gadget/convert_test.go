@@ -135,10 +135,14 @@ func TestTree(t *testing.T) {
 	}
 }
 
-func TestCheckRefusesAbort(t *testing.T) {
+func TestCheckAbortActions(t *testing.T) {
 	c := parseFile(t, "abort.yaml")
+	if err := Check(c); err != nil {
+		t.Fatalf("abort.yaml (action cancel): %v", err)
+	}
+	c.Functions[0].FunctionFS.Personality.Abort.Action = "halt"
 	err := Check(c)
-	if err == nil || !strings.Contains(err.Error(), "functions[0] (abort): personality.kind") {
-		t.Fatalf("Check(abort.yaml) = %v, want an error naming functions[0] (abort): personality.kind", err)
+	if err == nil || !strings.Contains(err.Error(), "functions[0] (abort): personality.abort.action: \"halt\"") {
+		t.Fatalf("Check with action halt = %v, want an error naming functions[0] (abort): personality.abort.action", err)
 	}
 }

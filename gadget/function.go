@@ -37,7 +37,8 @@ type function struct {
 	enables uint64
 	changed chan struct{} // closed and replaced at every ENABLE
 
-	ctrl []byte // gadget zero's control test buffer; touched only by ep0's goroutine
+	ctrl   []byte      // gadget zero's control test buffer; touched only by ep0's goroutine
+	aborts *abortStats // abort personality only
 }
 
 // openFunction writes the descriptors to the ep0 mounted at the function's
@@ -76,20 +77,21 @@ func openFunction(c config.Function, log *slog.Logger) (*function, error) {
 			fn.log.Debug("transfer", "ep", ep, "err", err)
 		}))
 	}
+	if fc.Personality.Kind == config.PersonalityAbort {
+		fn.aborts = &abortStats{outcomes: map[string]uint64{}}
+		fn.serve = abortCancel(fn.f.EPs(), fn.eps, fc.Personality.Abort, fn.aborts, fn.log)
+		return fn, nil
+	}
 	in, out, err := endpoints(fn.f)
 	if err != nil {
 		fn.f.Close()
 		return nil, err
 	}
 	inSt, outSt := fn.statsOf(in), fn.statsOf(out)
-	switch fc.Personality.Kind {
-	case config.PersonalityLoopback:
+	if fc.Personality.Kind == config.PersonalityLoopback {
 		fn.serve = loopback(in, out, inSt, outSt)
-	case config.PersonalitySourceSink:
+	} else {
 		fn.serve = sourceSink(in, out, inSt, outSt, fc.Personality.Pattern)
-	default:
-		fn.f.Close()
-		return nil, fmt.Errorf("personality %q is not served by this gadgetd (loopback, sourcesink)", fc.Personality.Kind)
 	}
 	return fn, nil
 }
@@ -201,6 +203,9 @@ func (fn *function) status() FunctionStatus {
 	fn.mu.Unlock()
 	for _, s := range fn.eps {
 		st.Endpoints = append(st.Endpoints, s.status())
+	}
+	if fn.aborts != nil {
+		st.Aborts = fn.aborts.snapshot()
 	}
 	return st
 }

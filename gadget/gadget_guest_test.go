@@ -311,3 +311,106 @@ func TestFailureCreatesNothing(t *testing.T) {
 	assertNoResidue(t, cfg)
 	assertNoMountPoint(t, cfg)
 }
+
+// TestUpDown: up makes the tree and mounts functionfs but cannot bind a
+// gadget whose FunctionFS functions have no descriptors yet; a gadget of
+// kernel functions only is bound at once. down takes either away.
+func TestUpDown(t *testing.T) {
+	guest.Require(t)
+	cfg, _ := loadConfig(t, "loopback.yaml")
+	udc, err := Up(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if udc != "" {
+		t.Errorf("up bound a FunctionFS gadget to %s before its descriptors were written", udc)
+	}
+	root := &configfs.Root{}
+	if ok, _ := root.Exists(cfg.Gadget.Name); !ok {
+		t.Error("up made no tree")
+	}
+	mounts, _ := configfs.FunctionFSMounts()
+	want := configfs.FunctionFSMount{Instance: "loop", Dir: cfg.Functions[0].FunctionFS.Mount.Dir}
+	if len(mounts) != 1 || mounts[0] != want {
+		t.Errorf("mounts after up: %+v, want %+v", mounts, want)
+	}
+	if err := Down(cfg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	assertNoResidue(t, cfg)
+	os.Remove(want.Dir)
+
+	kernel, err := config.Parse("kernel.yaml", strings.NewReader(`
+gadget: {name: kernel-ss, vid: 0x1d6b, pid: 0x0104, strings: {0x409: {serial: kss}}}
+udc: auto
+configurations: [{functions: [ss]}]
+functions: [{name: ss, type: SourceSink, pattern: 1}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if udc, err = Up(kernel, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if udc == "" {
+		t.Fatal("up did not bind a gadget of kernel functions")
+	}
+	if _, err := guest.WaitHostDevice("kss", 5*time.Second); err != nil {
+		t.Error(err)
+	}
+	// A second up of the same file replaces the tree (as after a crash).
+	if _, err := Up(kernel, Options{}); err != nil {
+		t.Errorf("up again: %v", err)
+	}
+	if err := Down(kernel, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := guest.WaitHostGone("kss", 5*time.Second); err != nil {
+		t.Error(err)
+	}
+	assertNoResidue(t, kernel)
+	if err := Down(kernel, Options{}); err != nil {
+		t.Errorf("down of a gadget already down: %v", err)
+	}
+}
+
+// TestAbortCancel runs configs/abort.yaml's cancel action with no host
+// reading or writing: every queued transfer must end cancelled, and
+// io_cancel's answer must be one of the documented shapes.
+func TestAbortCancel(t *testing.T) {
+	guest.Require(t)
+	cfg, _ := loadConfig(t, "abort.yaml")
+	a := cfg.Functions[0].FunctionFS.Personality.Abort
+	a.Count = 64
+	g, err := Start(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := g.Close(); err != nil {
+			t.Error(err)
+		}
+		assertNoResidue(t, cfg)
+	}()
+	st := waitStatus(t, func() (*Status, error) { s := g.Status(); return &s, nil }, "64 aborts",
+		func(st *Status) bool { return st.Functions[0].Aborts["cancelled"]+st.Functions[0].Aborts["completed_first"] >= 64 })
+	ab := st.Functions[0].Aborts
+	if ab["cancelled"] < 64 {
+		t.Errorf("aborts %v: with no host transfer, every one must end cancelled", ab)
+	}
+	answers := ab["io_cancel_EINPROGRESS"] + ab["io_cancel_0"] + ab["io_cancel_EINVAL"]
+	if answers != ab["cancelled"]+ab["completed_first"] {
+		t.Errorf("aborts %v: io_cancel answered something else", ab)
+	}
+	var cancels uint64
+	for _, ep := range st.Functions[0].Endpoints {
+		cancels += ep.Cancellations
+		if len(ep.Errors) != 0 {
+			t.Errorf("%s: errors %v", ep.Name, ep.Errors)
+		}
+	}
+	if cancels != ab["cancelled"] {
+		t.Errorf("endpoints counted %d cancellations, the personality %d", cancels, ab["cancelled"])
+	}
+	t.Logf("aborts: %v", ab)
+}

@@ -50,10 +50,14 @@ func Check(c *config.Config) error {
 		if _, _, err := Descriptors(f.FunctionFS); err != nil {
 			return fmt.Errorf("functions[%d] (%s): %w", i, f.Name, err)
 		}
-		switch k := f.FunctionFS.Personality.Kind; k {
-		case config.PersonalityLoopback, config.PersonalitySourceSink:
+		p := f.FunctionFS.Personality
+		switch {
+		case p.Kind == config.PersonalityLoopback, p.Kind == config.PersonalitySourceSink:
+		case p.Kind == config.PersonalityAbort && p.Abort != nil && p.Abort.Action == "cancel":
+		case p.Kind == config.PersonalityAbort && p.Abort != nil:
+			return fmt.Errorf("functions[%d] (%s): personality.abort.action: %q is not served by this gadgetd (cancel)", i, f.Name, p.Abort.Action)
 		default:
-			return fmt.Errorf("functions[%d] (%s): personality.kind: %q is not served by this gadgetd (loopback, sourcesink)", i, f.Name, k)
+			return fmt.Errorf("functions[%d] (%s): personality.kind: %q is not served by this gadgetd (loopback, sourcesink, abort)", i, f.Name, p.Kind)
 		}
 	}
 	if err := Tree(c).Validate(); err != nil {

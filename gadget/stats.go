@@ -26,6 +26,11 @@ type FunctionStatus struct {
 	State       string            `json:"state"`
 	Events      map[string]uint64 `json:"events"`
 	Endpoints   []EndpointStatus  `json:"endpoints"`
+	// Aborts (abort personality) counts how cancelled transfers ended
+	// (cancelled, completed_first, shutdown, ...), what io_cancel answered
+	// (io_cancel_EINPROGRESS, io_cancel_0, io_cancel_EINVAL) and the
+	// longest wait from cancel to completion (max_cancel_wait_us).
+	Aborts map[string]uint64 `json:"aborts,omitempty"`
 }
 
 // EndpointStatus counts the transfers of one data endpoint. Cancellations
