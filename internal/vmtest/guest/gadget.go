@@ -29,6 +29,10 @@ type GadgetSpec struct {
 	Serial     string   // default: the gadget's name, so the host side can find it
 	Functions  []string // configfs function dirs in config order: "ffs.NAME", "SourceSink.0", "Loopback.0", "acm.0", ...
 	MaxPowerMA int      // default 100
+	// Attrs are written below the gadget's directory after the functions are
+	// made and before they are linked into the configuration, the only time
+	// function attributes can change: {"functions/SourceSink.0/pattern": "1"}.
+	Attrs map[string]string
 }
 
 // Gadget is a configfs gadget made for one test and removed, with every
@@ -109,6 +113,18 @@ func (g *Gadget) create() error {
 		if err := os.Mkdir(filepath.Join(g.Path, "functions", fn), 0o755); err != nil {
 			return fmt.Errorf("function %s: %w", fn, err)
 		}
+	}
+	attrs := make([]string, 0, len(g.spec.Attrs))
+	for k := range g.spec.Attrs {
+		attrs = append(attrs, k)
+	}
+	slices.Sort(attrs)
+	for _, k := range attrs {
+		if err := g.Write(k, g.spec.Attrs[k]); err != nil {
+			return fmt.Errorf("attribute %s=%q: %w", k, g.spec.Attrs[k], err)
+		}
+	}
+	for _, fn := range g.spec.Functions {
 		if err := os.Symlink(filepath.Join(g.Path, "functions", fn), filepath.Join(g.Path, "configs/c.1", fn)); err != nil {
 			return fmt.Errorf("link %s: %w", fn, err)
 		}
@@ -135,9 +151,9 @@ func (g *Gadget) FFS(inst string) string {
 	return dir
 }
 
-// Write sets an attribute below the gadget's configfs directory, e.g.
-// g.Write("functions/SourceSink.0/pattern", "1"). Function attributes can
-// only change before the gadget is bound.
+// Write sets an attribute below the gadget's configfs directory. Function
+// attributes can only change while the function is not linked into a
+// configuration: set them with GadgetSpec.Attrs.
 func (g *Gadget) Write(rel, value string) error {
 	return os.WriteFile(filepath.Join(g.Path, rel), []byte(value), 0)
 }

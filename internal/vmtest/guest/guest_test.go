@@ -40,7 +40,11 @@ func TestDummyHCDLoaded(t *testing.T) {
 // function and checks the guest's host side enumerates it with the
 // configured IDs and a vendor-specific interface with two bulk endpoints.
 func TestSourceSinkEnumerates(t *testing.T) {
-	g := NewGadget(t, GadgetSpec{VID: 0x1d6b, PID: 0x0104, Functions: []string{"SourceSink.0"}})
+	g := NewGadget(t, GadgetSpec{VID: 0x1d6b, PID: 0x0104, Functions: []string{"SourceSink.0"},
+		Attrs: map[string]string{"functions/SourceSink.0/bulk_buflen": "8192"}})
+	if b, _ := os.ReadFile(filepath.Join(g.Path, "functions/SourceSink.0/bulk_buflen")); strings.TrimSpace(string(b)) != "8192" {
+		t.Fatalf("bulk_buflen = %q, want the 8192 GadgetSpec.Attrs set", b)
+	}
 	if err := g.Bind(); err != nil {
 		t.Fatal(err)
 	}
