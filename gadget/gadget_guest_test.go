@@ -393,7 +393,9 @@ func TestAbortCancel(t *testing.T) {
 		assertNoResidue(t, cfg)
 	}()
 	st := waitStatus(t, func() (*Status, error) { s := g.Status(); return &s, nil }, "64 aborts",
-		func(st *Status) bool { return st.Functions[0].Aborts["cancelled"]+st.Functions[0].Aborts["completed_first"] >= 64 })
+		func(st *Status) bool {
+			return st.Functions[0].Aborts["cancelled"]+st.Functions[0].Aborts["completed_first"] >= 64
+		})
 	ab := st.Functions[0].Aborts
 	if ab["cancelled"] < 64 {
 		t.Errorf("aborts %v: with no host transfer, every one must end cancelled", ab)
