@@ -356,8 +356,8 @@ func (ep *EP) Read(ctx context.Context, p []byte) (int, error) {
 }
 
 // Write writes p, one request-sized transfer at a time, and returns how
-// many bytes the host took. It does not add a zero-length packet: see
-// WriteZLP.
+// many bytes the host took. It does not add a zero-length packet after p;
+// an empty p is one (see WriteZLP).
 func (ep *EP) Write(ctx context.Context, p []byte) (int, error) {
 	r, err := ep.Get(ctx)
 	if err != nil {

@@ -245,3 +245,31 @@ func TestCloseWithRequestsHeld(t *testing.T) {
 		t.Fatal("memory still mapped after the last request came back to a closed engine")
 	}
 }
+
+func TestRunReturnsErrClosed(t *testing.T) {
+	// A pipe stands in for ep0: Run parks on it until Close.
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[1])
+	f := &Function{ep0: os.NewFile(uintptr(p[0]), "ep0"), changed: make(chan struct{})}
+	var err error
+	if f.ep0raw, err = f.ep0.SyscallConn(); err != nil {
+		t.Fatal(err)
+	}
+	if f.eng, err = newEngine(nil, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- f.Run(context.Background()) }()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Run after Close: %v, want ErrClosed", err)
+	}
+	if f.State() != StateClosed {
+		t.Fatalf("state %v after Close", f.State())
+	}
+}

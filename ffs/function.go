@@ -208,12 +208,15 @@ func (f *Function) Run(ctx context.Context) error {
 		case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil:
 			f.ep0.SetReadDeadline(time.Time{})
 			return ctx.Err()
-		case errors.Is(err, os.ErrClosed):
-			return ErrClosed
 		case errors.Is(err, syscall.EIDRM), errors.Is(err, syscall.EINTR):
 			continue // a SETUP superseded before we read it: nothing to answer
 		default:
-			return err
+			select {
+			case <-f.eng.closing: // ep0 was closed under the read
+				return ErrClosed
+			default:
+				return err
+			}
 		}
 		f.evs, err = DecodeEvents(f.evs[:0], f.evbuf[:n])
 		if err != nil {

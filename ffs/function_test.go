@@ -659,3 +659,76 @@ func TestHaltAndClearHalt(t *testing.T) {
 		t.Fatalf("INTERFACE_REVMAP(0) = %d, %v; want 0", i, err)
 	}
 }
+
+// A handler too slow for the host: the host gives up, sends a new request,
+// and the late answer to the old one gets ErrStaleSetup (EIDRM) while the
+// new one is answered.
+func TestStaleSetup(t *testing.T) {
+	errs := make(chan error, 4)
+	cfg := Config{
+		OnControl: func(c *Control) error {
+			if c.Request == 0x10 {
+				time.Sleep(500 * time.Millisecond)
+			}
+			return c.Write([]byte{c.Request})
+		},
+		OnError: func(err error) { errs <- err },
+	}
+	r := newRig(t, cfg)
+	b := make([]byte, 1)
+	if _, err := aio.USBControl(r.host, 0xc1, 0x10, 0, 0, b, 50); !errors.Is(err, syscall.ETIMEDOUT) {
+		t.Fatalf("slow request: %v, want the host to time out", err)
+	}
+	if n, err := aio.USBControl(r.host, 0xc1, 0x11, 0, 0, b, 3000); err != nil || n != 1 || b[0] != 0x11 {
+		t.Fatalf("request after the stale one: %v %v", b[:n], err)
+	}
+	select {
+	case err := <-errs:
+		if !errors.Is(err, ErrStaleSetup) || !errors.Is(err, syscall.EIDRM) {
+			t.Fatalf("late answer reported %v, want ErrStaleSetup/EIDRM", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the late answer to the stale request reported nothing")
+	}
+}
+
+func TestUnbindWithTransfersInFlight(t *testing.T) {
+	r := newRig(t, Config{QueueDepth: 4, RequestSize: 4096})
+	var reqs []*Request
+	for _, ep := range []*EP{r.out, r.in} {
+		for range 4 {
+			req, err := ep.Get(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := req.Submit(4096); err != nil {
+				t.Fatal(err)
+			}
+			reqs = append(reqs, req)
+		}
+	}
+	if err := r.g.Unbind(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, req := range reqs {
+		if n, err := req.Wait(ctx); n != 0 || !errors.Is(err, ErrShutdown) {
+			t.Fatalf("%s in flight at unbind: %d, %v; want ErrShutdown", req.EP().Name(), n, err)
+		}
+		req.Release()
+	}
+	if err := r.f.WaitState(ctx, StateUnbound); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.g.Bind(); err != nil {
+		t.Fatal(err)
+	}
+	r.waitEnabled(t)
+	r.openHost(t)
+	go r.hostWrite([]byte("back"))
+	buf := make([]byte, 512)
+	if n, err := r.out.Read(ctx, buf); err != nil || string(buf[:n]) != "back" {
+		t.Fatalf("after rebind: %q, %v", buf[:n], err)
+	}
+}
