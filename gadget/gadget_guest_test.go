@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,6 +58,24 @@ func writeConfig(t *testing.T, src, socket string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// syncBuffer collects a gadget's log while its goroutines write to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // assertNoResidue fails unless the gadget's tree and functionfs mounts are
@@ -126,7 +145,7 @@ func outQueueFull(depth int) func(*Status) bool {
 func TestStartServeClose(t *testing.T) {
 	guest.Require(t)
 	cfg, _ := loadConfig(t, "loopback.yaml")
-	var logs bytes.Buffer
+	var logs syncBuffer
 	g, err := Start(cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +295,7 @@ func TestStaleAfterSIGKILL(t *testing.T) {
 		t.Fatal("SIGKILL left no tree: nothing to test")
 	}
 
-	var logs bytes.Buffer
+	var logs syncBuffer
 	g, err := Start(cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatalf("restart after SIGKILL: %v\n%s", err, logs.String())
