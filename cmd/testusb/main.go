@@ -56,7 +56,7 @@ type options struct {
 	device                   string
 	test                     int
 	params                   usbtest.Params
-	bind, like               string
+	bind, like, pattern      string
 	wait                     time.Duration
 }
 
@@ -92,6 +92,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	f.Uint32VarP(&o.params.SGLen, "sglen", "g", o.params.SGLen, "scatterlist entries, or URBs in flight (tests 10, 24, 27, 28)")
 	f.StringVar(&o.bind, "bind", "", "add VID:PID to usbtest through new_id before testing")
 	f.StringVar(&o.like, "like", usbtest.GadgetZero.String(), "with --bind: the usbtest table entry whose tests VID:PID gets")
+	f.StringVar(&o.pattern, "pattern", "", "set usbtest's data pattern for this run: zeros (0) or mod63 (1); 27/28 need zeros")
 	f.DurationVar(&o.wait, "wait", 0, "wait up to this long for an interface to be bound")
 	f.BoolVar(&o.json, "json", false, "write the results as JSON")
 	f.BoolVar(&o.showAll, "show-unsupported", false, "list unsupported tests in the table too")
@@ -118,6 +119,11 @@ func run(ctx context.Context, stdout, stderr io.Writer, o options, oneTest bool)
 	if !o.all && o.device == "" && !o.list {
 		return usageError{errors.New("say which interfaces: -a (all), -D /dev/bus/usb/BBB/DDD, or -n to list them")}
 	}
+	if o.pattern != "" {
+		if _, err := parsePattern(o.pattern); err != nil {
+			return usageError{err}
+		}
+	}
 	tests, err := selectTests(stderr, o, oneTest)
 	if err != nil {
 		return err
@@ -131,6 +137,13 @@ func run(ctx context.Context, stdout, stderr io.Writer, o options, oneTest bool)
 			fmt.Fprintf(stdout, "%s\t%s\t%s\tinterface %d\t%s Mb/s\t%s\n", d.Path, d.Interface, d.ID, d.Ifnum, d.Speed, d.Serial)
 		}
 		return nil
+	}
+	if o.pattern != "" {
+		restore, err := setPattern(o.pattern)
+		if err != nil {
+			return err
+		}
+		defer restore()
 	}
 	results := runAll(ctx, devs, tests)
 	if o.json {
@@ -230,4 +243,30 @@ func runAll(ctx context.Context, devs []usbtest.Device, tests []usbtest.Params) 
 		out = append(out, rs...)
 	}
 	return out
+}
+
+func parsePattern(s string) (usbtest.Pattern, error) {
+	switch s {
+	case "0", "zeros":
+		return usbtest.PatternZeros, nil
+	case "1", "mod63":
+		return usbtest.PatternMod63, nil
+	}
+	return 0, fmt.Errorf("--pattern: %q is not a usbtest pattern (zeros or mod63)", s)
+}
+
+// setPattern sets usbtest's pattern and returns what puts the old one back.
+func setPattern(s string) (restore func(), err error) {
+	p, err := parsePattern(s)
+	if err != nil {
+		return nil, err
+	}
+	old, err := usbtest.GetPattern()
+	if err != nil {
+		return nil, err
+	}
+	if err := usbtest.SetPattern(p); err != nil {
+		return nil, err
+	}
+	return func() { usbtest.SetPattern(old) }, nil
 }

@@ -37,6 +37,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--bind", "1d6b:0104", "--like", "x"}, `--like: VID:PID "x"`},
 		{[]string{"-a", "--count", "-1"}, "count"},
 		{[]string{"extra"}, "unknown command"},
+		{[]string{"-a", "--pattern", "2"}, `--pattern: "2"`},
 	} {
 		_, _, err := execute(c.args...)
 		var ue usageError
@@ -90,6 +91,16 @@ func TestCommandSourceSink(t *testing.T) {
 	}
 	if len(rs) != 1 || rs[0]["status"] != "pass" || rs[0]["bytes"] != float64(50*8*65536) || rs[0]["mb_per_s"].(float64) <= 0 {
 		t.Errorf("test 28 JSON: %s", out)
+	}
+
+	// With the pattern that SourceSink does not source, reads fail; the
+	// old pattern is back afterwards.
+	out, _, err = execute("-D", dev.Path, "-t", "2", "-c", "5", "--pattern", "mod63")
+	if !errors.Is(err, errFailed) || !strings.Contains(out, "broke its pattern") {
+		t.Errorf("--pattern mod63 against zeros: %v\n%s", err, out)
+	}
+	if p, err := usbtest.GetPattern(); err != nil || p != usbtest.PatternZeros {
+		t.Errorf("pattern after the run: %v, %v; want zeros back", p, err)
 	}
 
 	// A test the interface cannot run, asked for alone, is shown and

@@ -23,23 +23,11 @@ func kernelGadget(t *testing.T, id ID, function string, attrs map[string]string)
 	if err := guest.LoadModule("usbtest", ""); err != nil {
 		t.Fatal(err)
 	}
-	g := guest.NewGadget(t, guest.GadgetSpec{VID: id.Vendor, PID: id.Product, Functions: []string{function}})
-	// A function's attributes are locked while it is linked into a
-	// configuration: unlink, set, link again.
-	if len(attrs) > 0 {
-		link := filepath.Join(g.Path, "configs/c.1", function)
-		if err := os.Remove(link); err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range attrs {
-			if err := g.Write("functions/"+function+"/"+k, v); err != nil {
-				t.Fatalf("%s = %s: %v", k, v, err)
-			}
-		}
-		if err := os.Symlink(filepath.Join(g.Path, "functions", function), link); err != nil {
-			t.Fatal(err)
-		}
+	spec := guest.GadgetSpec{VID: id.Vendor, PID: id.Product, Functions: []string{function}, Attrs: map[string]string{}}
+	for k, v := range attrs {
+		spec.Attrs["functions/"+function+"/"+k] = v
 	}
+	g := guest.NewGadget(t, spec)
 	if err := g.Bind(); err != nil {
 		t.Fatal(err)
 	}
@@ -261,5 +249,41 @@ func TestKernelModuleParamsControlOnly(t *testing.T) {
 		if r.Status != want {
 			t.Errorf("test %d: %s %v, want %s", r.Params.Test, r.Status, r.Err, want)
 		}
+	}
+}
+
+// usbtest checks what it reads against its pattern: SourceSink sourcing
+// mod63 passes with PatternMod63 and fails with PatternZeros, and the
+// performance tests need PatternZeros.
+func TestKernelPattern(t *testing.T) {
+	_, dev := kernelGadget(t, GadgetZero, "SourceSink.0", map[string]string{"pattern": "1"})
+	t.Cleanup(func() {
+		if err := SetPattern(PatternZeros); err != nil {
+			t.Error(err)
+		}
+	})
+	read := Params{Test: 2, Iterations: 10, Length: 512}
+	for _, c := range []struct {
+		pattern Pattern
+		want    map[int]Status
+	}{
+		{PatternMod63, map[int]Status{2: Passed, 28: Unsupported}},
+		{PatternZeros, map[int]Status{2: Failed, 28: Passed}},
+	} {
+		if err := SetPattern(c.pattern); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := GetPattern(); err != nil || p != c.pattern {
+			t.Fatalf("GetPattern() = %v, %v; want %v", p, err, c.pattern)
+		}
+		rs := runLogged(t, dev, []Params{read, {Test: 28, Iterations: 10, Length: 4096, SGLen: 8}})
+		for _, r := range rs {
+			if want := c.want[r.Params.Test]; r.Status != want {
+				t.Errorf("pattern %v, test %d: %s %v, want %s", c.pattern, r.Params.Test, r.Status, r.Err, want)
+			}
+		}
+	}
+	if err := SetPattern(2); err == nil || !strings.HasPrefix(err.Error(), "pattern: 2 ") {
+		t.Errorf("SetPattern(2): %v", err)
 	}
 }

@@ -208,6 +208,8 @@ func explain(err error, dev Device) error {
 		why = "the device stalled a request"
 	case errors.Is(err, syscall.ETIMEDOUT):
 		why = "a transfer timed out"
+	case errors.Is(err, syscall.EINVAL):
+		why = "usbtest refused the parameters, or data read back broke its pattern: see the kernel log"
 	default:
 		return err
 	}
