@@ -145,7 +145,10 @@ func run(ctx context.Context, stdout, stderr io.Writer, o options, oneTest bool)
 		}
 		defer restore()
 	}
-	results := runAll(ctx, devs, tests)
+	results, errs := runAll(ctx, devs, tests)
+	for _, err := range errs {
+		fmt.Fprintln(stderr, "testusb:", err)
+	}
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -154,6 +157,9 @@ func run(ctx context.Context, stdout, stderr io.Writer, o options, oneTest bool)
 		}
 	} else if err := usbtest.WriteTable(stdout, results, o.showAll || oneTest); err != nil {
 		return err
+	}
+	if len(errs) > 0 {
+		return errFailed
 	}
 	for _, r := range results {
 		if r.Status == usbtest.Failed || r.Status == usbtest.Abandoned {
@@ -224,25 +230,27 @@ func devices(ctx context.Context, o options) ([]usbtest.Device, error) {
 }
 
 // runAll runs the tests on every device at once, as testusb runs a thread
-// per device, and returns the results in device order.
-func runAll(ctx context.Context, devs []usbtest.Device, tests []usbtest.Params) []usbtest.Result {
+// per device, and returns the results in device order with the devices
+// that could not be tested (an abandoned test is in the results).
+func runAll(ctx context.Context, devs []usbtest.Device, tests []usbtest.Params) ([]usbtest.Result, []error) {
 	per := make([][]usbtest.Result, len(devs))
+	errs := make([]error, len(devs))
 	var wg sync.WaitGroup
 	for i, d := range devs {
 		wg.Go(func() {
-			rs, err := usbtest.RunSuite(ctx, d, tests)
-			if err != nil && len(rs) == 0 {
-				rs = []usbtest.Result{{Device: d, Params: tests[0], Status: usbtest.Failed, Err: err}}
-			}
-			per[i] = rs
+			per[i], errs[i] = usbtest.RunSuite(ctx, d, tests)
 		})
 	}
 	wg.Wait()
 	var out []usbtest.Result
-	for _, rs := range per {
+	var failed []error
+	for i, rs := range per {
 		out = append(out, rs...)
+		if errs[i] != nil && len(rs) == 0 {
+			failed = append(failed, fmt.Errorf("%s: %w", devs[i].Path, errs[i]))
+		}
 	}
-	return out
+	return out, failed
 }
 
 func parsePattern(s string) (usbtest.Pattern, error) {
