@@ -27,6 +27,15 @@ type USBTestParam struct {
 	DurationUsec int64
 }
 
+// The layout is checked when compiling for each architecture: an array
+// length that would be negative does not build.
+var (
+	_ [unsafe.Sizeof(USBTestParam{}) - 40]struct{}
+	_ [40 - unsafe.Sizeof(USBTestParam{})]struct{}
+	_ [unsafe.Offsetof(USBTestParam{}.DurationSec) - 24]struct{}
+	_ [24 - unsafe.Offsetof(USBTestParam{}.DurationSec)]struct{}
+)
+
 // usbdevfsIoctl is struct usbdevfs_ioctl from <linux/usbdevice_fs.h>: it
 // carries a driver-private ioctl to the driver bound to interface Ifno.
 type usbdevfsIoctl struct {
