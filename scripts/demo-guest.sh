@@ -67,6 +67,9 @@ sed 's/^/    /' "$WORK/bench"
 gadgetd status --socket "$SOCK" >"$WORK/status" 2>&1 || { cat "$WORK/status"; fail "gadgetd status"; }
 say "gadgetd's own counters:"
 sed 's/^/    /' "$WORK/status"
+gadgetd udc >"$WORK/udc" 2>&1 && grep -q "$GADGET" "$WORK/udc" || { cat "$WORK/udc"; fail "gadgetd udc does not show $GADGET bound"; }
+say "UDCs:"
+sed 's/^/    /' "$WORK/udc"
 
 kill -TERM "$PID"
 START=$(date +%s)
