@@ -739,18 +739,17 @@ func TestUnbindWithTransfersInFlight(t *testing.T) {
 func TestStreamsOverUSB(t *testing.T) {
 	const chunk, total = 16 << 10, 8 << 20
 	r := newRig(t, Config{QueueDepth: 16, RequestSize: chunk})
-	pattern := func(off int) byte { return byte(off*31/7 + off>>12) }
+	data := make([]byte, total)
+	for i := range data {
+		data[i] = byte(i*31/7 + i>>12)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
 	w := r.in.NewWriter(ctx)
 	werr := make(chan error, 1)
 	go func() {
-		p := make([]byte, total)
-		for i := range p {
-			p[i] = pattern(i)
-		}
-		_, err := w.Write(p)
+		_, err := w.Write(data)
 		if err == nil {
 			err = w.Close()
 		}
@@ -763,10 +762,8 @@ func TestStreamsOverUSB(t *testing.T) {
 		if err != nil {
 			t.Fatalf("host read at %d: %v", off, err)
 		}
-		for i := range n {
-			if buf[i] != pattern(off+i) {
-				t.Fatalf("IN byte %d is %#x, want %#x", off+i, buf[i], pattern(off+i))
-			}
+		if !bytes.Equal(buf[:n], data[off:off+n]) {
+			t.Fatalf("IN bytes %d..%d differ from what the gadget wrote", off, off+n)
 		}
 		off += n
 	}
@@ -777,12 +774,8 @@ func TestStreamsOverUSB(t *testing.T) {
 
 	herr := make(chan error, 1)
 	go func() {
-		p := make([]byte, chunk)
 		for off := 0; off < total; off += chunk {
-			for i := range p {
-				p[i] = pattern(off + i)
-			}
-			if _, err := r.hostWrite(p); err != nil {
+			if _, err := r.hostWrite(data[off : off+chunk]); err != nil {
 				herr <- fmt.Errorf("host write at %d: %w", off, err)
 				return
 			}
@@ -797,10 +790,8 @@ func TestStreamsOverUSB(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Reader at %d: %v", off, err)
 		}
-		for i := range n {
-			if buf[i] != pattern(off+i) {
-				t.Fatalf("OUT byte %d is %#x, want %#x", off+i, buf[i], pattern(off+i))
-			}
+		if !bytes.Equal(buf[:n], data[off:off+n]) {
+			t.Fatalf("OUT bytes %d..%d differ from what the host wrote", off, off+n)
 		}
 		off += n
 	}
