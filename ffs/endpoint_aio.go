@@ -31,6 +31,8 @@ type engine struct {
 	mem    *aio.Region
 	reqs   []*Request // indexed by aio_data
 	events []aio.Event
+	// userRing: completions are read from the ring without a system call.
+	userRing bool
 
 	closing    chan struct{} // closed when Close starts
 	reaperDone chan struct{}
@@ -115,6 +117,7 @@ func newEngine(eps []*EP, depth, size int) (*engine, error) {
 		e.actx.Destroy()
 		return nil, err
 	}
+	e.userRing = e.actx.HasUserRing()
 	cbs := e.mem.IOCBs(0, len(eps)*depth)
 	bufs := e.mem.Bytes()[cbBytes:]
 	for _, ep := range eps {
@@ -151,8 +154,8 @@ func (e *engine) reap() {
 			return
 		}
 		for {
-			n, err := e.actx.GetEvents(0, e.events, &zeroTimeout)
-			if err != nil || n == 0 {
+			n := e.reapSome()
+			if n == 0 {
 				break
 			}
 			for i := range e.events[:n] {
@@ -163,6 +166,20 @@ func (e *engine) reap() {
 			}
 		}
 	}
+}
+
+// reapSome takes the completions waiting in the ring: straight from the
+// ring mapped in memory when its layout is the known one, else through
+// io_getevents.
+func (e *engine) reapSome() int {
+	if e.userRing {
+		return e.actx.ReapRing(e.events)
+	}
+	n, err := e.actx.GetEvents(0, e.events, &zeroTimeout)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 func (e *engine) complete(ev *aio.Event) {

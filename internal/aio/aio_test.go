@@ -254,3 +254,48 @@ func TestUSBDevfsNumbers(t *testing.T) {
 		t.Fatalf("USBDEVFS_BULK = %#x, want %#x", usbdevfsBulkReq, want)
 	}
 }
+
+// Completions read from the user-space ring are the ones io_getevents
+// would return, the kernel sees them consumed, and the ring wraps.
+func TestReapRing(t *testing.T) {
+	r := newRig(t, 4)
+	if !r.ctx.HasUserRing() {
+		t.Fatal("the ring of a fresh context does not have the known layout")
+	}
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, []byte("ring"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	cbs := r.mem.IOCBs(0, 3)
+	buf := r.mem.Bytes()[4096:8192]
+	evs := make([]Event, 8)
+	nr := int(r.ctx.ring().Nr)
+	for i := range 3 * nr { // several trips round the ring
+		batch := []*IOCB{&cbs[0], &cbs[1], &cbs[2]}[:1+i%3]
+		for j, cb := range batch {
+			cb.PrepRead(fd, buf[j*16:j*16+16], uint64(i*10+j), r.efd)
+		}
+		if n, err := r.ctx.Submit(batch); err != nil || n != len(batch) {
+			t.Fatalf("submit: %d, %v", n, err)
+		}
+		got := 0
+		for got < len(batch) {
+			r.waitEventfd(t)
+			n := r.ctx.ReapRing(evs[got:])
+			got += n
+		}
+		for j := range got {
+			if evs[j].Data != uint64(i*10+j) || evs[j].Res != 4 {
+				t.Fatalf("round %d event %d: %+v, want data %d res 4", i, j, evs[j], i*10+j)
+			}
+		}
+		if n, err := r.ctx.GetEvents(0, evs, &unix.Timespec{}); err != nil || n != 0 {
+			t.Fatalf("io_getevents after the ring was reaped: %d, %v; want nothing left", n, err)
+		}
+	}
+}
