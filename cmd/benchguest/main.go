@@ -1,0 +1,245 @@
+// Command benchguest runs gadgetkit's benchmarks inside the guest and turns
+// their results into docs/benchmarks.md on the host; scripts/bench.sh
+// drives both (make bench).
+//
+//	benchguest run --out DIR [--full]     in the guest, as root: results.json
+//	benchguest report --results FILE ...  anywhere: the markdown and the SVG plot
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gadgetkit/gadgetkit/internal/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	root := &cobra.Command{
+		Use:          "benchguest",
+		Short:        "gadgetd against the kernel's SourceSink and Loopback on dummy_hcd",
+		SilenceUsage: true,
+	}
+	root.AddCommand(newRun(), newReport())
+	if err := root.ExecuteContext(ctx); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newRun() *cobra.Command {
+	var (
+		out, udc string
+		full     bool
+		duration time.Duration
+		queue    int
+		cancels  int
+		rounds   int
+		noSweep  bool
+		sizes    string
+		depths   string
+		impls    []string
+		noScale  bool
+	)
+	c := &cobra.Command{
+		Use:   "run --out DIR",
+		Short: "Measure everything in this guest (root, dummy_hcd loaded) and write DIR/results.json",
+		Long: `run sweeps request size x transfers in flight x direction for the kernel's
+SourceSink and Loopback and gadgetd's sourcesink and loopback, each driven by
+hosttest bench; then times cancellations and disconnects on a FunctionFS
+function through package ffs; then measures 1, 4 and 15 bulk pairs on one
+function and one gadgetd per UDC. gadgetd and hosttest must be on PATH.
+Progress goes to stderr, one line per point.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if out == "" {
+				return fmt.Errorf("--out: required")
+			}
+			hosttest, err := exec.LookPath("hosttest")
+			if err != nil {
+				return err
+			}
+			gadgetd, err := exec.LookPath("gadgetd")
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			scratch, err := os.MkdirTemp("", "bench")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(scratch)
+
+			sw := bench.QuickSweep()
+			if full {
+				sw = bench.FullSweep()
+			}
+			if c.Flags().Changed("duration") {
+				sw.Duration = duration
+			}
+			if c.Flags().Changed("gadget-queue") {
+				sw.Queue = queue
+			}
+			if sizes != "" {
+				if sw.Sizes, err = parseList(sizes); err != nil {
+					return fmt.Errorf("--sizes %q: %v", sizes, err)
+				}
+			}
+			if depths != "" {
+				if sw.InFlight, err = parseList(depths); err != nil {
+					return fmt.Errorf("--in-flight %q: %v", depths, err)
+				}
+			}
+			if len(impls) > 0 {
+				sw.Impls = impls
+			}
+			if noSweep {
+				sw.Sizes = nil
+			}
+			if sw.Duration <= 0 || sw.Queue < 1 {
+				return fmt.Errorf("--duration %v and --gadget-queue %d: both must be positive", sw.Duration, sw.Queue)
+			}
+			sw.UDC, sw.Hosttest, sw.Gadgetd, sw.Dir = udc, hosttest, gadgetd, scratch
+			o := bench.Options{
+				Sweep:  sw,
+				Cancel: bench.CancelOptions{UDC: udc, Depths: []int{1, 32}, Cancels: cancels, Rounds: rounds},
+				Scale: bench.ScaleOptions{Pairs: []int{1, 4, 15}, UDCs: []int{1, 2, 4}, RequestSize: 64 << 10, InFlight: 8,
+					Duration: 3 * time.Second, Hosttest: hosttest, Gadgetd: gadgetd, Dir: scratch},
+				Log: c.ErrOrStderr(),
+			}
+			if noScale {
+				o.Scale.Pairs, o.Scale.UDCs = nil, nil
+			}
+			r := bench.Measure(c.Context(), o)
+			r.Full = full
+			b, err := json.MarshalIndent(r, "", "  ")
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(out, "results.json"), append(b, '\n'), 0o644)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&out, "out", "", "directory for results.json")
+	f.StringVar(&udc, "udc", "dummy_udc.0", "UDC of the sweep and the cancellation measurements")
+	f.BoolVar(&full, "full", false, "the full grid (7 sizes x 6 depths) instead of the quick one (4 x 3)")
+	f.DurationVar(&duration, "duration", 0, "seconds per throughput point (default 2s quick, 1.5s full)")
+	f.IntVar(&queue, "gadget-queue", 0, "gadget-side requests per endpoint (default 16)")
+	f.IntVar(&cancels, "cancels", 3000, "cancels per queue depth")
+	f.IntVar(&rounds, "disconnects", 20, "disconnect rounds")
+	f.BoolVar(&noSweep, "no-sweep", false, "skip the throughput sweep")
+	f.BoolVar(&noScale, "no-scale", false, "skip the scale measurements")
+	f.StringVar(&sizes, "sizes", "", "request sizes of the sweep, e.g. 512,4K,64K,1M (default: the grid's)")
+	f.StringVar(&depths, "in-flight", "", "transfers in flight of the sweep, e.g. 1,8,32 (default: the grid's)")
+	f.StringSliceVar(&impls, "impl", nil, "implementations to sweep (default: kernel-sourcesink,gadgetd-sourcesink,kernel-loopback,gadgetd-loopback)")
+	return c
+}
+
+func newReport() *cobra.Command {
+	var results, hostFile, md, svg string
+	c := &cobra.Command{
+		Use:   "report --results FILE --md FILE [--svg FILE] [--host FILE]",
+		Short: "Write the markdown summary and the SVG plot from results.json",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if results == "" || md == "" {
+				return fmt.Errorf("--results and --md are required")
+			}
+			var r bench.Run
+			if err := readJSON(results, &r); err != nil {
+				return err
+			}
+			var h bench.Host
+			if hostFile != "" {
+				if err := readJSON(hostFile, &h); err != nil {
+					return err
+				}
+			}
+			if svg != "" {
+				rel, err := filepath.Rel(filepath.Dir(md), svg)
+				if err != nil {
+					return err
+				}
+				h.SVG = rel
+				if err := writeFile(svg, func(w io.Writer) error { return bench.WriteSVG(w, r.Points) }); err != nil {
+					return err
+				}
+			}
+			return writeFile(md, func(w io.Writer) error { return bench.WriteMarkdown(w, &r, h) })
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&results, "results", "", "results.json written by benchguest run")
+	f.StringVar(&hostFile, "host", "", "host.json: host CPU, load averages and the command (scripts/bench.sh writes it)")
+	f.StringVar(&md, "md", "", "markdown file to write")
+	f.StringVar(&svg, "svg", "", "SVG plot to write, linked from the markdown")
+	return c
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// writeFile writes path through a temporary file, so a failed write leaves
+// the old one.
+func writeFile(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".bench-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// parseList parses comma-separated positive counts with optional K or M
+// (binary) suffixes.
+func parseList(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		mult := 1
+		switch {
+		case strings.HasSuffix(f, "K"):
+			mult, f = 1<<10, strings.TrimSuffix(f, "K")
+		case strings.HasSuffix(f, "M"):
+			mult, f = 1<<20, strings.TrimSuffix(f, "M")
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive count", f)
+		}
+		out = append(out, n*mult)
+	}
+	return out, nil
+}

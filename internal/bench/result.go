@@ -1,0 +1,129 @@
+package bench
+
+import "time"
+
+// Run is everything one guest run measured; results.json holds one.
+type Run struct {
+	Date    time.Time `json:"date"`
+	Kernel  string    `json:"kernel"`   // uname -r of the guest
+	CPU     string    `json:"cpu"`      // model name from the guest's /proc/cpuinfo
+	CPUs    int       `json:"cpus"`     // online CPUs of the guest
+	Full    bool      `json:"full"`     // the --full sweep
+	Seconds float64   `json:"duration"` // seconds per throughput point
+	// GadgetQueue is the gadget-side queue depth of every function
+	// (bulk_qlen, queue_depth); the gadget-side request size is the
+	// point's request size.
+	GadgetQueue int `json:"gadget_queue"`
+	// LoadAvg is the guest's /proc/loadavg at the start and the end.
+	LoadAvg [2]string `json:"load_avg"`
+
+	Points     []Point            `json:"points"`
+	Cancel     []CancelResult     `json:"cancel,omitempty"`
+	Disconnect []DisconnectResult `json:"disconnect,omitempty"`
+	Scale      []ScaleResult      `json:"scale,omitempty"`
+	Errors     []string           `json:"errors,omitempty"` // parts that could not be measured, and why
+}
+
+// Implementations measured; kernel ones are the reference of the gadgetd
+// one with the same personality.
+const (
+	KernelSourceSink  = "kernel-sourcesink"
+	GadgetdSourceSink = "gadgetd-sourcesink"
+	KernelLoopback    = "kernel-loopback"
+	GadgetdLoopback   = "gadgetd-loopback"
+)
+
+// Reference returns the kernel implementation gadgetd's impl is compared
+// with, or "" when impl is itself a reference.
+func Reference(impl string) string {
+	switch impl {
+	case GadgetdSourceSink:
+		return KernelSourceSink
+	case GadgetdLoopback:
+		return KernelLoopback
+	}
+	return ""
+}
+
+// Point is one throughput measurement: one implementation, direction,
+// request size and number of transfers in flight.
+type Point struct {
+	Impl        string  `json:"impl"`
+	Dir         string  `json:"dir"` // in, out or both (host's view)
+	RequestSize int     `json:"request_size"`
+	InFlight    int     `json:"in_flight"`
+	Seconds     float64 `json:"seconds"`
+	InMBps      float64 `json:"in_mb_per_s"`
+	OutMBps     float64 `json:"out_mb_per_s"`
+	Bytes       int64   `json:"bytes"` // both directions
+	// CPU seconds over the point: the gadget process (0 for the kernel's
+	// functions, which have none), the host peer, the kworker threads and
+	// the whole guest (every CPU's non-idle time).
+	GadgetCPU  float64 `json:"gadget_cpu_s"`
+	HostCPU    float64 `json:"host_cpu_s"`
+	KworkerCPU float64 `json:"kworker_cpu_s"`
+	BusyCPU    float64 `json:"busy_cpu_s"`
+	// Gadget process after the point: peak RSS (VmHWM) and OS threads.
+	GadgetHWMKiB int64  `json:"gadget_hwm_kib,omitempty"`
+	Threads      int    `json:"gadget_threads,omitempty"`
+	Err          string `json:"error,omitempty"`
+}
+
+// MBps is the point's throughput over both directions, in 10^6 bytes/s.
+func (p Point) MBps() float64 { return p.InMBps + p.OutMBps }
+
+// PerMiB returns CPU milliseconds per MiB moved, 0 when nothing moved.
+func (p Point) PerMiB(cpuSeconds float64) float64 {
+	if p.Bytes <= 0 {
+		return 0
+	}
+	return cpuSeconds * 1000 / (float64(p.Bytes) / (1 << 20))
+}
+
+// Latency is a set of durations summarised in microseconds, percentiles by
+// nearest rank.
+type Latency struct {
+	Count int     `json:"count"`
+	P50   float64 `json:"p50_us"`
+	P99   float64 `json:"p99_us"`
+	Max   float64 `json:"max_us"`
+}
+
+// CancelResult is the time from io_cancel to the reaped completion of a
+// pending OUT read on an idle endpoint, with Depth reads in flight.
+type CancelResult struct {
+	Depth    int            `json:"depth"`
+	Latency  Latency        `json:"latency"`
+	Outcomes map[string]int `json:"outcomes"` // the completion's error, "ECONNRESET" expected
+	// IOCancel counts io_cancel's answers (EINPROGRESS on mainline).
+	IOCancel map[string]int `json:"io_cancel"`
+}
+
+// DisconnectResult is the time from writing "disconnect" to soft_connect
+// until every pending request of the function was reaped.
+type DisconnectResult struct {
+	Pending  int            `json:"pending"` // requests in flight at the disconnect
+	Latency  Latency        `json:"latency"`
+	Outcomes map[string]int `json:"outcomes"` // "ESHUTDOWN" expected
+}
+
+// ScaleResult is aggregate throughput with several bulk pairs (or UDCs)
+// busy at once.
+type ScaleResult struct {
+	Setup       string  `json:"setup"` // "pairs" (one function) or "udcs" (one gadget per UDC)
+	Count       int     `json:"count"` // endpoint pairs or UDCs
+	RequestSize int     `json:"request_size"`
+	InFlight    int     `json:"in_flight"`
+	MBps        float64 `json:"mb_per_s"` // every pipe, both directions
+	// GadgetCPU is the gadget processes' CPU time over Seconds, the wall
+	// time of the host peers (their start included).
+	GadgetCPU  float64 `json:"gadget_cpu_s"`
+	Seconds    float64 `json:"seconds"`
+	Goroutines int     `json:"goroutines,omitempty"` // of the serving process, mid-run ("pairs")
+	Reapers    int     `json:"reapers,omitempty"`    // goroutines running ffs's reaper, mid-run ("pairs")
+	Threads    int     `json:"threads"`              // OS threads of the gadget processes, mid-run
+	HWMKiB     int64   `json:"hwm_kib"`
+	Err        string  `json:"error,omitempty"`
+
+	bindFailed bool // the UDC refused the gadget
+}

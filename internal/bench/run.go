@@ -1,0 +1,112 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Options is one whole guest run.
+type Options struct {
+	Sweep  SweepOptions
+	Cancel CancelOptions
+	Scale  ScaleOptions
+	Log    io.Writer
+}
+
+// Measure runs the sweep, the cancellation measurements and the scale
+// measurements, in that order, and describes the guest.
+func Measure(ctx context.Context, o Options) *Run {
+	r := &Run{
+		Date:        time.Now().UTC(),
+		Kernel:      kernelRelease(),
+		CPU:         cpuModel(),
+		CPUs:        runtime.NumCPU(),
+		Seconds:     o.Sweep.Duration.Seconds(),
+		GadgetQueue: o.Sweep.Queue,
+	}
+	r.LoadAvg[0] = loadAvg()
+	logf := func(format string, a ...any) { fmt.Fprintf(o.Log, format+"\n", a...) }
+	o.Sweep.Log, o.Scale.Log = o.Log, logf
+
+	r.Points = Sweep(ctx, o.Sweep)
+	if len(o.Cancel.Depths) > 0 {
+		var err error
+		r.Cancel, r.Disconnect, err = Cancellation(ctx, o.Cancel)
+		if err != nil {
+			r.Errors = append(r.Errors, "cancellation: "+err.Error())
+		}
+		for _, c := range r.Cancel {
+			logf("bench: cancel depth %d: p50 %.0f us p99 %.0f us max %.0f us %v %v", c.Depth, c.Latency.P50, c.Latency.P99, c.Latency.Max, c.Outcomes, c.IOCancel)
+		}
+		for _, d := range r.Disconnect {
+			logf("bench: disconnect with %d pending: p50 %.0f us p99 %.0f us max %.0f us %v", d.Pending, d.Latency.P50, d.Latency.P99, d.Latency.Max, d.Outcomes)
+		}
+	}
+	if len(o.Scale.Pairs)+len(o.Scale.UDCs) > 0 {
+		udcs := UDCs()
+		if len(udcs) == 0 {
+			r.Errors = append(r.Errors, "scale: no UDC")
+		} else {
+			r.Scale = Scale(ctx, o.Scale, udcs)
+		}
+	}
+	r.LoadAvg[1] = loadAvg()
+	return r
+}
+
+// UDCs lists the dummy UDCs in number order.
+func UDCs() []string {
+	var out []string
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("dummy_udc.%d", i)
+		if _, err := os.Stat("/sys/class/udc/" + name); err != nil {
+			return out
+		}
+		out = append(out, name)
+	}
+}
+
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// cpuModel is the first "model name" of /proc/cpuinfo.
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+// loadAvg is the 1, 5 and 15 minute load average from /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

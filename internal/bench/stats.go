@@ -1,0 +1,175 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Summarize returns the nearest-rank p50, p99 and max of samples (sorted in
+// place).
+func Summarize(samples []time.Duration) Latency {
+	if len(samples) == 0 {
+		return Latency{}
+	}
+	slices.Sort(samples)
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	return Latency{
+		Count: len(samples),
+		P50:   us(Percentile(samples, 50)),
+		P99:   us(Percentile(samples, 99)),
+		Max:   us(samples[len(samples)-1]),
+	}
+}
+
+// Percentile returns the nearest-rank p-th percentile (0 < p <= 100) of
+// sorted (ascending, not empty): the smallest sample that at least p% of
+// the samples do not exceed.
+func Percentile(sorted []time.Duration, p float64) time.Duration {
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	return sorted[min(max(rank, 1), len(sorted))-1]
+}
+
+// userHZ is the unit of /proc times: USER_HZ is 100 on every Linux ABI.
+const userHZ = 100
+
+// parseStat returns comm and utime+stime in seconds from the text of a
+// /proc/PID/stat or /proc/PID/task/TID/stat file. comm may hold spaces and
+// parentheses, so the fields after it are found from the last ')'.
+func parseStat(s string) (comm string, cpu float64, err error) {
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open {
+		return "", 0, fmt.Errorf("stat %q: no (comm)", s)
+	}
+	f := strings.Fields(s[end+1:])
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return "", 0, fmt.Errorf("stat %q: %d fields after comm, want at least 13", s, len(f))
+	}
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return "", 0, fmt.Errorf("stat %q: utime %q stime %q are not counts", s, f[11], f[12])
+	}
+	return s[open+1 : end], float64(ut+st) / userHZ, nil
+}
+
+// ProcCPU returns the utime+stime of process pid in seconds.
+func ProcCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	_, cpu, err := parseStat(string(b))
+	return cpu, err
+}
+
+// KworkerStats lists the stat files of every kworker thread. Reading only
+// these keeps a CPU sample cheap enough to take ten times a second under
+// emulation; a worker created later is missed and one that exits takes its
+// time with it, so KworkerCPU over a list is a lower bound.
+func KworkerStats() []string {
+	paths, _ := filepath.Glob("/proc/[0-9]*/task/[0-9]*/stat")
+	var out []string
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread exited
+		}
+		if comm, _, err := parseStat(string(b)); err == nil && strings.HasPrefix(comm, "kworker") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// KworkerCPU returns the total utime+stime of the threads whose stat files
+// are listed, in seconds.
+func KworkerCPU(stats []string) float64 {
+	var total float64
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if _, cpu, err := parseStat(string(b)); err == nil {
+			total += cpu
+		}
+	}
+	return total
+}
+
+// parseBusy returns the non-idle time of the "cpu" line of /proc/stat in
+// seconds: everything except idle and iowait (guest time is already in
+// user and nice).
+func parseBusy(s string) (float64, error) {
+	line, _, _ := strings.Cut(s, "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: first line %q is not the cpu total", line)
+	}
+	var busy uint64
+	for i, v := range f[1:min(len(f), 9)] { // user nice system idle iowait irq softirq steal
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: cpu field %d %q: %v", i+1, v, err)
+		}
+		if i != 3 && i != 4 {
+			busy += n
+		}
+	}
+	return float64(busy) / userHZ, nil
+}
+
+// BusyCPU returns the whole machine's non-idle CPU time in seconds.
+func BusyCPU() (float64, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseBusy(string(b))
+}
+
+// parseStatus returns VmHWM (KiB) and Threads from /proc/PID/status text.
+func parseStatus(s string) (hwmKiB int64, threads int, err error) {
+	var haveHWM, haveThreads bool
+	for line := range strings.Lines(s) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		switch k {
+		case "VmHWM":
+			hwmKiB, err = strconv.ParseInt(f[0], 10, 64)
+			haveHWM = err == nil
+		case "Threads":
+			threads, err = strconv.Atoi(f[0])
+			haveThreads = err == nil
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("status: %s %q: %v", k, f[0], err)
+		}
+	}
+	if !haveHWM || !haveThreads {
+		return 0, 0, fmt.Errorf("status: VmHWM or Threads missing")
+	}
+	return hwmKiB, threads, nil
+}
+
+// ProcStatus returns the peak RSS (KiB) and the thread count of pid.
+func ProcStatus(pid int) (hwmKiB int64, threads int, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	return parseStatus(string(b))
+}
