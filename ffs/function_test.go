@@ -800,3 +800,28 @@ func TestStreamsOverUSB(t *testing.T) {
 	}
 	t.Logf("OUT: %d MiB in %v (%.1f MB/s)", total>>20, time.Since(start), float64(total)/time.Since(start).Seconds()/1e6)
 }
+
+// A transfer of exactly wMaxPacketSize bytes is not terminated for a host
+// reading more; WriteZLP ends it.
+func TestWriteZLPEndsTransfer(t *testing.T) {
+	r := newRig(t, Config{QueueDepth: 2, RequestSize: 4096})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	msg := bytes.Repeat([]byte{0x77}, 512)
+	werr := make(chan error, 1)
+	go func() {
+		_, err := r.in.Write(ctx, msg)
+		if err == nil {
+			err = r.in.WriteZLP(ctx)
+		}
+		werr <- err
+	}()
+	buf := make([]byte, 4096)
+	n, err := r.hostRead(buf)
+	if err != nil || !bytes.Equal(buf[:n], msg) {
+		t.Fatalf("host read %d bytes, %v; want the 512 ended by the ZLP", n, err)
+	}
+	if err := <-werr; err != nil {
+		t.Fatal(err)
+	}
+}
