@@ -1,6 +1,7 @@
 package gadget
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -212,18 +213,22 @@ func fillPattern(buf []byte, p config.Pattern, mp int) {
 }
 
 // checkPattern is gadget zero's OUT check: the transfer starts on a packet
-// boundary, so byte i is (i % wMaxPacketSize) % 63 for mod63.
-func checkPattern(buf []byte, p config.Pattern, mp int) error {
-	for i, b := range buf {
-		var want byte
-		switch p {
-		case config.PatternMod63:
-			want = byte(i % mp % 63)
-		case config.PatternNone:
-			return nil
+// boundary, so every packet is want (one packet of the pattern, see
+// fillPattern) or its beginning.
+func checkPattern(buf []byte, p config.Pattern, want []byte) error {
+	if p == config.PatternNone {
+		return nil
+	}
+	mp := len(want)
+	for off := 0; off < len(buf); off += mp {
+		pkt := buf[off:min(off+mp, len(buf))]
+		if bytes.Equal(pkt, want[:len(pkt)]) {
+			continue
 		}
-		if b != want {
-			return fmt.Errorf("%w: byte %d is %#02x, want %#02x", errPattern, i, b, want)
+		for i := range pkt {
+			if pkt[i] != want[i] {
+				return fmt.Errorf("%w: byte %d is %#02x, want %#02x", errPattern, off+i, pkt[i], want[i])
+			}
 		}
 	}
 	return nil
@@ -294,6 +299,8 @@ func sink(ctx context.Context, ep *ffs.EP, st *epStats, p config.Pattern) error 
 	if err != nil {
 		return err
 	}
+	want := make([]byte, mp)
+	fillPattern(want, p, mp)
 	size := len(q.reqs[0].Buf())
 	for i := range q.reqs {
 		if err := q.submit(i, size); err != nil {
@@ -305,7 +312,7 @@ func sink(ctx context.Context, ep *ffs.EP, st *epStats, p config.Pattern) error 
 		if err != nil {
 			return err
 		}
-		if err := checkPattern(q.reqs[i].Buf()[:n], p, mp); err != nil {
+		if err := checkPattern(q.reqs[i].Buf()[:n], p, want); err != nil {
 			st.fail("pattern", err)
 		}
 		if err := q.submit(i, size); err != nil {

@@ -21,11 +21,17 @@ func TestPatternMod63RestartsEveryPacket(t *testing.T) {
 				t.Fatalf("mp %d: byte %d is %d, want %d", mp, i, b, want)
 			}
 		}
-		if err := checkPattern(buf, config.PatternMod63, mp); err != nil {
+		want := make([]byte, mp)
+		fillPattern(want, config.PatternMod63, mp)
+		if err := checkPattern(buf, config.PatternMod63, want); err != nil {
 			t.Errorf("mp %d: own pattern refused: %v", mp, err)
 		}
+		// A short transfer is the beginning of a packet.
+		if err := checkPattern(buf[:mp+mp/2], config.PatternMod63, want); err != nil {
+			t.Errorf("mp %d: short transfer refused: %v", mp, err)
+		}
 		buf[mp+3]++
-		err := checkPattern(buf, config.PatternMod63, mp)
+		err := checkPattern(buf, config.PatternMod63, want)
 		if !errors.Is(err, errPattern) || !strings.Contains(err.Error(), "byte "+strconv.Itoa(mp+3)+" ") {
 			t.Errorf("mp %d: a changed byte %d gave %v", mp, mp+3, err)
 		}
@@ -35,14 +41,15 @@ func TestPatternMod63RestartsEveryPacket(t *testing.T) {
 func TestPatternZerosAndNone(t *testing.T) {
 	buf := []byte{9, 9, 9}
 	fillPattern(buf, config.PatternZeros, 512)
-	if err := checkPattern(buf, config.PatternZeros, 512); err != nil || buf[2] != 0 {
+	zeros := make([]byte, 512)
+	if err := checkPattern(buf, config.PatternZeros, zeros); err != nil || buf[2] != 0 {
 		t.Fatalf("zeros: %v % x", err, buf)
 	}
 	buf[1] = 1
-	if err := checkPattern(buf, config.PatternZeros, 512); !errors.Is(err, errPattern) {
+	if err := checkPattern(buf, config.PatternZeros, zeros); !errors.Is(err, errPattern) {
 		t.Errorf("zeros accepted a 1: %v", err)
 	}
-	if err := checkPattern([]byte{1, 2, 3}, config.PatternNone, 512); err != nil {
+	if err := checkPattern([]byte{1, 2, 3}, config.PatternNone, zeros); err != nil {
 		t.Errorf("pattern none checks data: %v", err)
 	}
 }
