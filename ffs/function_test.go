@@ -655,6 +655,12 @@ func TestHaltAndClearHalt(t *testing.T) {
 	if n, err := r.hostRead(b); err != nil || string(b[:n]) != "after clear halt" {
 		t.Fatalf("host read after ClearHalt: %q, %v", b[:n], err)
 	}
+	if _, err := r.out.FIFOStatus(); !errors.Is(err, syscall.EOPNOTSUPP) {
+		t.Errorf("FIFO status on dummy_hcd: %v, want EOPNOTSUPP (it keeps no FIFO count)", err)
+	}
+	if err := r.out.FIFOFlush(); err != nil {
+		t.Errorf("FIFO flush: %v", err)
+	}
 	if i, err := r.f.InterfaceIndex(0); err != nil || i != 0 {
 		t.Fatalf("INTERFACE_REVMAP(0) = %d, %v; want 0", i, err)
 	}
