@@ -68,15 +68,15 @@ func fakeEP0(t *testing.T, f *Function) (peer int, ops func() []ep0Op, queued []
 
 // Handler actions FuzzControl drives serveControl with.
 const (
-	actNothing   = iota // return nil without answering
-	actError            // return an error without answering
-	actPanic            // panic
-	actWrite            // Write(n bytes)
-	actRead             // Read(n bytes)
-	actAck              // Ack
-	actStall            // Stall
-	actWriteAck         // Write(n bytes), then Ack
-	actAckError         // Ack, then return an error anyway
+	actNothing  = iota // return nil without answering
+	actError           // return an error without answering
+	actPanic           // panic
+	actWrite           // Write(n bytes)
+	actRead            // Read(n bytes)
+	actAck             // Ack
+	actStall           // Stall
+	actWriteAck        // Write(n bytes), then Ack
+	actAckError        // Ack, then return an error anyway
 	actCount
 )
 
