@@ -91,7 +91,7 @@ func abortCancel(eps []*ffs.EP, sts []*epStats, o *config.AbortOptions, as *abor
 				}
 			}
 			select {
-			case <-time.After(o.Delay):
+			case <-time.After(o.Policies[0].After):
 			case <-ctx.Done():
 				return ctx.Err()
 			}

@@ -297,13 +297,33 @@ const (
 	PatternNone  Pattern = 2 // whatever is in the buffer, not checked
 )
 
-// AbortOptions says which abort the abort personality provokes.
+// AbortOptions says which aborts the abort personality provokes and
+// where its records go.
 type AbortOptions struct {
-	// Action is "cancel" (io_cancel a request in flight), "halt" (halt the
+	// Action is "cancel" (io_cancel requests in flight), "halt" (halt the
 	// endpoint) or "disconnect" (soft-disconnect the UDC).
 	Action string
-	Delay  time.Duration // after submitting, before the action
-	Count  int           // aborts to provoke; 0 means until stopped
+	Count  int // aborts the policies provoke; 0 means until stopped
+	// Records is the file the abort records are written to at exit, as
+	// JSON lines ("" for none).
+	Records string
+	Keep    int // records kept in memory, 1..65535 (default 4096)
+	// Policies say when requests are cancelled, per endpoint; a vendor
+	// control request from the host cancels whatever the policies say.
+	Policies []CancelPolicy
+}
+
+// CancelPolicy is when the abort personality cancels requests of one
+// endpoint (or of every endpoint). Exactly one trigger is set.
+type CancelPolicy struct {
+	Endpoint string // the endpoint's address as "ep1in", "ep2out"; "" for every endpoint
+	// After cancels each request that has been in flight this long; with
+	// Every or Probability, it is how long a chosen request stays in flight.
+	After       time.Duration
+	AfterBytes  int64   // cancel the oldest request each time the endpoint has moved this many bytes
+	Every       int     // cancel every Nth request submitted
+	Probability float64 // cancel each request with this probability, 0 < p <= 1
+	Seed        uint64  // of the random choice, so a run can be repeated
 }
 
 // Log configures the daemon's slog output.

@@ -180,7 +180,8 @@ func checkAbort(t *testing.T, c *Config) {
 		t.Errorf("max packet at high speed %d", got)
 	}
 	p := f.Personality
-	want := &AbortOptions{Action: "cancel", Delay: 5 * time.Millisecond, Count: 1000}
+	want := &AbortOptions{Action: "cancel", Count: 1000, Records: "/run/gadgetd/abort.jsonl", Keep: 4096,
+		Policies: []CancelPolicy{{After: 5 * time.Millisecond}}}
 	if p.Kind != PersonalityAbort || p.QueueDepth != 16 || p.RequestSize != 65536 || !cmp.Equal(p.Abort, want) {
 		t.Errorf("personality %+v, abort %+v", p, p.Abort)
 	}

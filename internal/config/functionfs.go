@@ -462,13 +462,7 @@ func (d *decoder) personality(n *yaml.Node, path string, intfs []Interface) Pers
 	}
 	p.Pattern = d.pattern(o.get("pattern"))
 	if an, ap := o.get("abort"); an != nil {
-		ao := d.object(an, ap)
-		ao.allow("action", "delay", "count")
-		p.Abort = &AbortOptions{Action: ao.oneOf("action", "cancel", "halt", "disconnect")}
-		if dn, dp := ao.get("delay"); dn != nil {
-			p.Abort.Delay = d.duration(dn, dp)
-		}
-		p.Abort.Count = int(ao.integer("count", 0, 1<<31-1))
+		p.Abort = d.abort(an, ap, intfs)
 	} else if p.Kind == PersonalityAbort {
 		o.need("abort")
 	}

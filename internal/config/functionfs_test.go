@@ -86,7 +86,7 @@ functions:
 			},
 		},
 		Personality: Personality{Kind: PersonalityAbort, QueueDepth: 1, RequestSize: 4 << 20,
-			Abort: &AbortOptions{Action: "halt"}},
+			Abort: &AbortOptions{Action: "halt", Keep: DefaultAbortKeep}},
 	}
 	if diff := cmp.Diff(want, c.Functions[0].FunctionFS); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)
