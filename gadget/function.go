@@ -37,8 +37,8 @@ type function struct {
 	enables uint64
 	changed chan struct{} // closed and replaced at every ENABLE
 
-	ctrl   []byte      // gadget zero's control test buffer; touched only by ep0's goroutine
-	aborts *abortStats // abort personality only
+	ctrl   []byte   // gadget zero's control test buffer; touched only by ep0's goroutine
+	aborts *aborter // abort personality only
 }
 
 // openFunction writes the descriptors to the ep0 mounted at the function's
@@ -69,6 +69,10 @@ func openFunction(c config.Function, log *slog.Logger) (*function, error) {
 		fn.ctrl = make([]byte, ctrlBufSize)
 		cfg.OnControl = fn.control
 	}
+	if fc.Personality.Kind == config.PersonalityAbort {
+		fn.aborts = newAborter(fc.Personality, fn.log)
+		cfg.OnControl = fn.aborts.control
+	}
 	if fn.f, err = ffs.Open(fc.Mount.Dir, cfg); err != nil {
 		return nil, err
 	}
@@ -77,9 +81,8 @@ func openFunction(c config.Function, log *slog.Logger) (*function, error) {
 			fn.log.Debug("transfer", "ep", ep, "err", err)
 		}))
 	}
-	if fc.Personality.Kind == config.PersonalityAbort {
-		fn.aborts = &abortStats{outcomes: map[string]uint64{}}
-		fn.serve = abortCancel(fn.f.EPs(), fn.eps, fc.Personality.Abort, fn.aborts, fn.log)
+	if fn.aborts != nil {
+		fn.serve = fn.aborts.session(fn.f.EPs(), fn.eps)
 		return fn, nil
 	}
 	in, out, err := endpoints(fn.f)
@@ -161,6 +164,9 @@ func (fn *function) control(c *ffs.Control) error {
 // until ctx is done. A disconnect ends a session and the next ENABLE starts
 // a new one; any other failure is logged and the session restarted.
 func (fn *function) run(ctx context.Context) {
+	if fn.aborts != nil {
+		defer fn.aborts.writeRecords()
+	}
 	var seen uint64
 	for {
 		epoch, err := fn.waitEnable(ctx, seen)
@@ -205,7 +211,8 @@ func (fn *function) status() FunctionStatus {
 		st.Endpoints = append(st.Endpoints, s.status())
 	}
 	if fn.aborts != nil {
-		st.Aborts = fn.aborts.snapshot()
+		st.Aborts = fn.aborts.stats.snapshot()
+		st.AbortRecords = fn.aborts.recent()
 	}
 	return st
 }

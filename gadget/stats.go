@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gadgetkit/gadgetkit/ffs"
+	"github.com/gadgetkit/gadgetkit/internal/abortlog"
 )
 
 // Status is what a running gadget reports: the JSON of `gadgetd status`.
@@ -31,6 +32,9 @@ type FunctionStatus struct {
 	// (io_cancel_EINPROGRESS, io_cancel_0, io_cancel_EINVAL) and the
 	// longest wait from cancel to completion (max_cancel_wait_us).
 	Aborts map[string]uint64 `json:"aborts,omitempty"`
+	// AbortRecords (abort personality) are its latest records of aborted
+	// or failed requests (docs/abort.md).
+	AbortRecords []abortlog.Record `json:"abort_records,omitempty"`
 }
 
 // EndpointStatus counts the transfers of one data endpoint. Cancellations
