@@ -18,34 +18,8 @@ import (
 	"github.com/gadgetkit/gadgetkit/internal/config"
 )
 
-// The abort personality's vendor control requests (docs/abort.md). Those
-// naming an endpoint go to the endpoint recipient with wIndex the host's
-// endpoint address, which f_fs turns into the endpoint file's number; the
-// others go to the interface.
-const (
-	// RequestAbortCancel (OUT, endpoint, no data) cancels every request in
-	// flight on the endpoint: policy "host".
-	RequestAbortCancel = 0xa0
-	// RequestAbortRecords (IN, interface) returns the records numbered
-	// from wValue (the low 16 bits of a record number) as JSON lines, as
-	// many whole lines as fit in wLength; an empty reply means none.
-	RequestAbortRecords = 0xa1
-	// RequestAbortShape (OUT, endpoint, 8 bytes: queue depth and request
-	// size, little-endian uint32 each; 0 keeps the configured one)
-	// cancels what is in flight (policy "reshape") and from then on keeps
-	// that many requests of that size queued.
-	RequestAbortShape = 0xa2
-	// RequestAbortNext (IN, interface, 8 bytes) returns the number the
-	// next record will get, little-endian uint64.
-	RequestAbortNext = 0xa3
-	// RequestAbortPolicies (OUT, interface, no data) pauses the configured
-	// policies (wValue 0) or resumes them (1), so that a host running its
-	// own scenarios sees only the aborts it asked for.
-	RequestAbortPolicies = 0xa4
-)
-
 // recentRecords is how many records the status shows; the rest are
-// fetched with RequestAbortRecords or read from the records file.
+// fetched with abortlog.RequestRecords or read from the records file.
 const recentRecords = 64
 
 // aborter is the abort personality of one function: its cancel policies,
@@ -58,7 +32,7 @@ type aborter struct {
 	stats abortStats
 
 	policyCancels atomic.Int64 // cancels the policies made, against opts.Count
-	paused        atomic.Bool  // RequestAbortPolicies
+	paused        atomic.Bool  // abortlog.RequestPolicies
 
 	mu   sync.Mutex
 	cmds map[string]chan hostCommand // endpoint file name -> its serving loop, while a session runs
@@ -66,7 +40,7 @@ type aborter struct {
 
 // hostCommand is a vendor request for one endpoint's loop.
 type hostCommand struct {
-	depth, size int // RequestAbortShape; 0 for a plain cancel
+	depth, size int // abortlog.RequestShape; 0 for a plain cancel
 }
 
 func newAborter(p config.Personality, log *slog.Logger) *aborter {
@@ -148,25 +122,25 @@ func (a *aborter) control(c *ffs.Control) error {
 		return fmt.Errorf("unsupported control request %v", c.Setup)
 	}
 	switch c.Request {
-	case RequestAbortRecords:
+	case abortlog.RequestRecords:
 		page, _, err := a.recs.Page(a.recs.Resolve(c.Value), int(c.Length))
 		if err != nil {
 			return err
 		}
 		return c.Write(page)
-	case RequestAbortNext:
+	case abortlog.RequestNext:
 		var b [8]byte
 		binary.LittleEndian.PutUint64(b[:], a.recs.Next())
 		return c.Write(b[:min(int(c.Length), 8)])
-	case RequestAbortPolicies:
+	case abortlog.RequestPolicies:
 		if c.Value > 1 {
 			return fmt.Errorf("abort policies request: wValue %d, want 0 (pause) or 1 (resume)", c.Value)
 		}
 		a.paused.Store(c.Value == 0)
 		return c.Ack()
-	case RequestAbortCancel, RequestAbortShape:
+	case abortlog.RequestCancel, abortlog.RequestShape:
 		var cmd hostCommand
-		if c.Request == RequestAbortShape {
+		if c.Request == abortlog.RequestShape {
 			if c.Length != 8 {
 				return fmt.Errorf("abort shape request: wLength %d, want 8", c.Length)
 			}
@@ -199,7 +173,7 @@ func (a *aborter) control(c *ffs.Control) error {
 		default:
 			return fmt.Errorf("abort request for %s: busy with an earlier one", name)
 		}
-		if c.Request == RequestAbortCancel {
+		if c.Request == abortlog.RequestCancel {
 			return c.Ack()
 		}
 		return nil
