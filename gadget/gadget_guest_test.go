@@ -146,7 +146,7 @@ func TestStartServeClose(t *testing.T) {
 	guest.Require(t)
 	cfg, _ := loadConfig(t, "loopback.yaml")
 	var logs syncBuffer
-	g, err := Start(cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	g, err := Start(cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,13 @@ func TestStartServeClose(t *testing.T) {
 	if err := g.Close(); err != nil {
 		t.Fatalf("Close: %v\n%s", err, logs.String())
 	}
-	t.Logf("teardown with %d OUT requests queued took %v", depth, time.Since(start))
+	took := time.Since(start)
+	t.Logf("teardown with %d OUT requests queued took %v", depth, took)
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "teardown") {
+			t.Log(l)
+		}
+	}
 	assertNoResidue(t, cfg)
 	assertNoMountPoint(t, cfg)
 	if _, err := os.Stat(cfg.StatusSocket); !errors.Is(err, os.ErrNotExist) {

@@ -64,8 +64,11 @@ func (q *ring) result(i int) (int, error) {
 }
 
 // close cancels what is in flight, waits for each completion (the kernel
-// owns a request until then) and gives the requests back.
+// owns a request until then) and gives the requests back. Every request is
+// cancelled before any is waited for, so the cancellations overlap instead
+// of adding up.
 func (q *ring) close() {
+	q.ep.CancelAll(context.Background())
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	for i, r := range q.reqs {

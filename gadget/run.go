@@ -202,6 +202,11 @@ func (g *Gadget) Status() Status {
 func (g *Gadget) Close() error {
 	g.closeOnce.Do(func() {
 		var errs []error
+		start, last := time.Now(), time.Now()
+		step := func(what string) {
+			g.log.Debug("teardown", "step", what, "took", time.Since(last))
+			last = time.Now()
+		}
 		if g.cancel != nil {
 			g.cancel()
 		}
@@ -212,12 +217,14 @@ func (g *Gadget) Close() error {
 		if g.sockets != "" {
 			os.Remove(g.sockets)
 		}
+		step("personalities stopped, transfers reaped")
 		for _, fn := range g.funcs {
 			if err := fn.f.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("function %s: close: %w", fn.cfg.Name, err))
 			}
 		}
 		g.ep0.Wait()
+		step("endpoint files and ep0 closed")
 		name := g.cfg.Gadget.Name
 		if err := g.root.Unbind(name); err != nil {
 			// Closing the last file of a functionfs instance unbinds the
@@ -226,6 +233,7 @@ func (g *Gadget) Close() error {
 				errs = append(errs, err)
 			}
 		}
+		step("unbound")
 		for i := len(g.mounts) - 1; i >= 0; i-- {
 			m := g.mounts[i]
 			if err := configfs.UnmountFunctionFS(m.dir); err != nil {
@@ -236,12 +244,14 @@ func (g *Gadget) Close() error {
 				os.Remove(m.dir)
 			}
 		}
+		step("functionfs unmounted")
 		if err := g.root.Remove(name); err != nil {
 			errs = append(errs, err)
 		}
+		step("configfs tree removed")
 		g.closeErr = errors.Join(errs...)
 		if g.closeErr == nil {
-			g.log.Info("gadget removed")
+			g.log.Info("gadget removed", "teardown", time.Since(start))
 		}
 	})
 	return g.closeErr
