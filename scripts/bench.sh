@@ -39,7 +39,7 @@ chmod +x "$guest"
 
 rm -f "$OUT/results.json"
 start=$(date +%s)
-bin/vmtest run -v --timeout 25m --mem 2048 --udcs 4 \
+bin/vmtest run -v --timeout 25m --mem 2048 --udcs 4 --module usbtest \
 	--bin bin/benchguest --bin bin/gadgetd --bin bin/hosttest \
 	--out "$OUT" -- "$guest" "$@"
 echo "bench: the guest run took $(($(date +%s) - start))s"

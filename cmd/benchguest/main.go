@@ -4,6 +4,7 @@
 //
 //	benchguest run --out DIR [--full]     in the guest, as root: results.json
 //	benchguest report --results FILE ...  anywhere: the markdown and the SVG plot
+//	benchguest hostload --node N --pipe 81:02 ...  the host peer of run's endpoint-pair scaling
 package main
 
 import (
@@ -33,7 +34,7 @@ func main() {
 		Short:        "gadgetd against the kernel's SourceSink and Loopback on dummy_hcd",
 		SilenceUsage: true,
 	}
-	root.AddCommand(newRun(), newReport())
+	root.AddCommand(newRun(), newReport(), newHostLoad())
 	if err := root.ExecuteContext(ctx); err != nil {
 		os.Exit(1)
 	}
@@ -52,13 +53,15 @@ func newRun() *cobra.Command {
 		depths   string
 		impls    []string
 		noScale  bool
+		noUT     bool
 	)
 	c := &cobra.Command{
 		Use:   "run --out DIR",
 		Short: "Measure everything in this guest (root, dummy_hcd loaded) and write DIR/results.json",
 		Long: `run sweeps request size x transfers in flight x direction for the kernel's
 SourceSink and Loopback and gadgetd's sourcesink and loopback, each driven by
-hosttest bench; then times cancellations and disconnects on a FunctionFS
+hosttest bench, and the sourcesinks again with the kernel's usbtest as the
+host (tests 27 and 28, when the usbtest module is loaded); then times cancellations and disconnects on a FunctionFS
 function through package ffs; then measures 1, 4 and 15 bulk pairs on one
 function and one gadgetd per UDC. gadgetd and hosttest must be on PATH.
 Progress goes to stderr, one line per point.`,
@@ -121,6 +124,14 @@ Progress goes to stderr, one line per point.`,
 					Duration: 3 * time.Second, Hosttest: hosttest, Gadgetd: gadgetd, Dir: scratch},
 				Log: c.ErrOrStderr(),
 			}
+			o.Usbtest = bench.UsbtestOptions{Sizes: []int{4 << 10, 64 << 10, 1 << 20}, InFlight: []int{8}, Bytes: 32 << 20,
+				Queue: sw.Queue, UDC: udc, Gadgetd: gadgetd, Dir: scratch}
+			if full {
+				o.Usbtest.Sizes, o.Usbtest.InFlight = []int{512, 4 << 10, 64 << 10, 1 << 20}, []int{1, 8, 32}
+			}
+			if noUT || noSweep {
+				o.Usbtest.Sizes = nil
+			}
 			if noScale {
 				o.Scale.Pairs, o.Scale.UDCs = nil, nil
 			}
@@ -136,13 +147,14 @@ Progress goes to stderr, one line per point.`,
 	f := c.Flags()
 	f.StringVar(&out, "out", "", "directory for results.json")
 	f.StringVar(&udc, "udc", "dummy_udc.0", "UDC of the sweep and the cancellation measurements")
-	f.BoolVar(&full, "full", false, "the full grid (7 sizes x 6 depths) instead of the quick one (4 x 3)")
+	f.BoolVar(&full, "full", false, "the full grid (6 sizes x 5 depths) instead of the quick one (4 x 3)")
 	f.DurationVar(&duration, "duration", 0, "seconds per throughput point (default 2s quick, 1.5s full)")
 	f.IntVar(&queue, "gadget-queue", 0, "gadget-side requests per endpoint (default 16)")
 	f.IntVar(&cancels, "cancels", 3000, "cancels per queue depth")
 	f.IntVar(&rounds, "disconnects", 20, "disconnect rounds")
 	f.BoolVar(&noSweep, "no-sweep", false, "skip the throughput sweep")
 	f.BoolVar(&noScale, "no-scale", false, "skip the scale measurements")
+	f.BoolVar(&noUT, "no-usbtest", false, "skip the sourcesink points with the kernel's usbtest as the host")
 	f.StringVar(&sizes, "sizes", "", "request sizes of the sweep, e.g. 512,4K,64K,1M (default: the grid's)")
 	f.StringVar(&depths, "in-flight", "", "transfers in flight of the sweep, e.g. 1,8,32 (default: the grid's)")
 	f.StringSliceVar(&impls, "impl", nil, "implementations to sweep (default: kernel-sourcesink,gadgetd-sourcesink,kernel-loopback,gadgetd-loopback)")
@@ -242,4 +254,51 @@ func parseList(s string) ([]int, error) {
 		out = append(out, n*mult)
 	}
 	return out, nil
+}
+
+func newHostLoad() *cobra.Command {
+	var (
+		node     string
+		pipes    []string
+		size     int
+		inFlight int
+		duration time.Duration
+	)
+	c := &cobra.Command{
+		Use:   "hostload --node /dev/bus/usb/BBB/DDD --pipe IN:OUT ...",
+		Short: "Drive several bulk pairs of one device at once through usbfs and print MB/s as JSON",
+		Long: `hostload is the host peer that run starts for its endpoint-pair scaling:
+--in-flight synchronous transfers of --size bytes per direction on every
+--pipe (host endpoint addresses in hex, e.g. 81:01) for --duration, all from
+one usbfs file so that no second process resets the configuration.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if node == "" || len(pipes) == 0 {
+				return fmt.Errorf("--node and at least one --pipe are required")
+			}
+			if size < 1 || inFlight < 1 || duration <= 0 {
+				return fmt.Errorf("--size %d, --in-flight %d, --duration %v: all must be positive", size, inFlight, duration)
+			}
+			var ps []bench.Pipe
+			for _, p := range pipes {
+				var in, out uint8
+				if _, err := fmt.Sscanf(p, "%x:%x", &in, &out); err != nil || in&0x80 == 0 || out&0x80 != 0 {
+					return fmt.Errorf("--pipe %q: want IN:OUT endpoint addresses in hex, IN with bit 7 set (81:01)", p)
+				}
+				ps = append(ps, bench.Pipe{In: in, Out: out})
+			}
+			r, err := bench.HostLoad(c.Context(), node, ps, size, inFlight, duration)
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(c.OutOrStdout()).Encode(r)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&node, "node", "", "usbfs device node")
+	f.StringArrayVar(&pipes, "pipe", nil, "bulk pair IN:OUT, host addresses in hex; repeatable")
+	f.IntVar(&size, "size", 64<<10, "bytes per transfer")
+	f.IntVar(&inFlight, "in-flight", 8, "transfers in flight per direction per pipe")
+	f.DurationVar(&duration, "duration", 3*time.Second, "how long to run")
+	return c
 }

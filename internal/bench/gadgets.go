@@ -30,6 +30,17 @@ type Setup struct {
 	Serial      string // unique, so the host side finds this gadget
 	Gadgetd     string // path of the gadgetd binary
 	Dir         string // scratch directory for gadgetd's file and log
+	// GadgetZero gives the gadget gadget zero's IDs, 0525:a4a0, so that
+	// the kernel's usbtest driver claims it instead of leaving it to
+	// hosttest.
+	GadgetZero bool
+}
+
+func (s Setup) ids() (vid, pid uint16) {
+	if s.GadgetZero {
+		return 0x0525, 0xa4a0
+	}
+	return benchVID, benchPID
 }
 
 // Server is a running gadget: a gadgetd process or a kernel function.
@@ -89,10 +100,11 @@ func startKernel(s Setup) (*Server, error) {
 	if s.Impl == KernelLoopback {
 		fn = configfs.Loopback("0", configfs.LoopbackOptions{BulkBufLen: s.RequestSize, QLen: s.Queue})
 	}
+	vid, pid := s.ids()
 	g := &configfs.Gadget{
 		Name:      gadgetName(s.Serial),
-		VendorID:  benchVID,
-		ProductID: benchPID,
+		VendorID:  vid,
+		ProductID: pid,
 		Strings:   []configfs.DeviceStrings{{Lang: 0x409, Manufacturer: "gadgetkit", Product: s.Impl, SerialNumber: s.Serial}},
 		Functions: []configfs.Function{fn},
 		Configs:   []configfs.Config{{Number: 1, MaxPowerMA: 100, Functions: []string{fn.Dir()}}},
@@ -152,7 +164,8 @@ func startGadgetd(s Setup) (*Server, error) {
 		kind, pattern = "loopback", ""
 	}
 	file := filepath.Join(s.Dir, name+".yaml")
-	body := fmt.Sprintf(gadgetdFile, name, benchVID, benchPID, s.Impl, s.Serial, s.UDC,
+	vid, pid := s.ids()
+	body := fmt.Sprintf(gadgetdFile, name, vid, pid, s.Impl, s.Serial, s.UDC,
 		filepath.Join("/dev/usb-ffs", name), kind, s.Queue, s.RequestSize, pattern)
 	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
 		return nil, err

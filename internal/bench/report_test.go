@@ -186,6 +186,14 @@ func TestWriteMarkdown(t *testing.T) {
 		"| pairs | 4 | 64K | 8 | 80.0 | 50% | 12 | 1 | 7 | 40.0 MiB |  |",
 		`bench: bind: no endpoint \| left`,
 		"- scale: something was not measured",
+		// 512 x1: gadgetd's CPU could not be sampled, its throughput counts.
+		"| sourcesink | in | 512 | 1 | 2.0 | 1.0 | 0.50 | ? | 0.0 / ? | 0.0 / ? | 524.3 / ? | ? | - |", // 2 s over 4e6 bytes,
+		"`?`: too few CPU samples",
+		// usbtest: its own table, without the host column, and a goal row.
+		"## gadgetd against the kernel with the kernel's usbtest as the host",
+		"| sourcesink | in | 64K | 8 | 200.0 | 180.0 | 0.90 | 2.5 | 0.0 / 0.0 | 5.0 / 10.0 | 2.00 | - |",
+		"| the same, host = kernel usbtest (test 28), in | 0.90x (180.0 vs 200.0 MB/s) | yes |",
+		"| kernel-sourcesink | out | 64K | 8 | usbtest test 27: fail: broken pipe |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)

@@ -17,7 +17,10 @@ type Run struct {
 	// LoadAvg is the guest's /proc/loadavg at the start and the end.
 	LoadAvg [2]string `json:"load_avg"`
 
-	Points     []Point            `json:"points"`
+	Points []Point `json:"points"`
+	// Usbtest are the sourcesink points with the kernel's usbtest driver
+	// as the host (tests 27 and 28) instead of hosttest.
+	Usbtest    []Point            `json:"usbtest,omitempty"`
 	Cancel     []CancelResult     `json:"cancel,omitempty"`
 	Disconnect []DisconnectResult `json:"disconnect,omitempty"`
 	Scale      []ScaleResult      `json:"scale,omitempty"`
@@ -67,6 +70,9 @@ type Point struct {
 	GadgetHWMKiB int64  `json:"gadget_hwm_kib,omitempty"`
 	Threads      int    `json:"gadget_threads,omitempty"`
 	Err          string `json:"error,omitempty"`
+	// CPUErr says why the CPU figures are missing while the throughput is
+	// not (too few samples inside a short run on a starved guest).
+	CPUErr string `json:"cpu_error,omitempty"`
 }
 
 // MBps is the point's throughput over both directions, in 10^6 bytes/s.

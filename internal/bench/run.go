@@ -11,14 +11,17 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gadgetkit/gadgetkit/internal/usbtest"
 )
 
 // Options is one whole guest run.
 type Options struct {
-	Sweep  SweepOptions
-	Cancel CancelOptions
-	Scale  ScaleOptions
-	Log    io.Writer
+	Sweep   SweepOptions
+	Usbtest UsbtestOptions
+	Cancel  CancelOptions
+	Scale   ScaleOptions
+	Log     io.Writer
 }
 
 // Measure runs the sweep, the cancellation measurements and the scale
@@ -37,6 +40,14 @@ func Measure(ctx context.Context, o Options) *Run {
 	o.Sweep.Log, o.Scale.Log = o.Log, logf
 
 	r.Points = Sweep(ctx, o.Sweep)
+	if len(o.Usbtest.Sizes) > 0 {
+		o.Usbtest.Log = o.Log
+		if _, err := os.Stat(usbtest.DriverDir); err != nil {
+			r.Errors = append(r.Errors, "usbtest reference: the usbtest module is not loaded (vmtest run --module usbtest)")
+		} else {
+			r.Usbtest = UsbtestSweep(ctx, o.Usbtest)
+		}
+	}
 	if len(o.Cancel.Depths) > 0 {
 		var err error
 		r.Cancel, r.Disconnect, err = Cancellation(ctx, o.Cancel)

@@ -158,30 +158,57 @@ func scalePairs(ctx context.Context, o ScaleOptions, udc string, n int) (res Sca
 	}
 	defer func() { stop(); served.Wait() }()
 
+	args := []string{"hostload", "--size", strconv.Itoa(o.RequestSize), "--in-flight", strconv.Itoa(o.InFlight), "--duration", o.Duration.String()}
+	dir := HostDevice(rg.serial)
+	node, err := usbfsNode(dir)
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	args = append(args, "--node", node)
+	for i := range n {
+		in, err1 := rg.in[i].HostAddress()
+		out, err2 := rg.out[i].HostAddress()
+		if err := errors.Join(err1, err2); err != nil {
+			res.Err = err.Error()
+			return res
+		}
+		args = append(args, "--pipe", fmt.Sprintf("%02x:%02x", uint8(in), uint8(out)))
+	}
 	self := os.Getpid()
+	exe, err := os.Executable()
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	before, _ := ProcCPU(self)
 	start := time.Now()
-	mbs := make([]float64, n)
-	errs := make([]error, n)
-	var hosts sync.WaitGroup
-	for i := range n {
-		hosts.Go(func() { mbs[i], errs[i] = hostBench(ctx, o, rg.serial, i) })
+	if err := cmd.Start(); err != nil {
+		res.Err = err.Error()
+		return res
 	}
 	// Sample mid-run, while every pipe is busy.
 	time.Sleep(o.Duration / 2)
 	res.Goroutines, res.Reapers = runtime.NumGoroutine(), reapers()
 	_, res.Threads, _ = ProcStatus(self)
-	hosts.Wait()
+	err = cmd.Wait()
 	res.Seconds = time.Since(start).Seconds()
 	after, _ := ProcCPU(self)
 	res.GadgetCPU = after - before
 	res.HWMKiB, _, _ = ProcStatus(self)
-	for i := range n {
-		res.MBps += mbs[i]
+	if err != nil {
+		res.Err = fmt.Sprintf("benchguest %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return res
 	}
-	if err := errors.Join(errs...); err != nil {
-		res.Err = err.Error()
+	var hl HostLoadResult
+	if err := json.Unmarshal([]byte(stdout.String()), &hl); err != nil {
+		res.Err = fmt.Sprintf("benchguest hostload: %v", err)
+		return res
 	}
+	res.MBps = hl.MBps
 	return res
 }
 

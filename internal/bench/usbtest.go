@@ -1,0 +1,122 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gadgetkit/gadgetkit/internal/usbtest"
+)
+
+// UsbtestOptions is the second reference: the kernel's own usbtest driver
+// as the host (tests 27, OUT, and 28, IN: queued bulk), against the
+// kernel's SourceSink and gadgetd's sourcesink with gadget zero's IDs.
+type UsbtestOptions struct {
+	Sizes    []int
+	InFlight []int
+	Bytes    int // per test; iterations = Bytes / size
+	Queue    int
+	UDC      string
+	Gadgetd  string
+	Dir      string
+	Log      io.Writer
+}
+
+// UsbtestSweep measures every size and in-flight count with usbtest, each
+// sourcesink set up once per size. The host side runs in the kernel, so
+// the host's CPU is in BusyCPU and HostCPU stays 0.
+func UsbtestSweep(ctx context.Context, o UsbtestOptions) []Point {
+	var points []Point
+	for _, size := range o.Sizes {
+		for _, impl := range []string{KernelSourceSink, GadgetdSourceSink} {
+			serial := fmt.Sprintf("ut%s-%d", impl[:1], size)
+			fail := func(err error) {
+				for _, n := range o.InFlight {
+					for _, d := range []string{"out", "in"} {
+						points = append(points, Point{Impl: impl, Dir: d, RequestSize: size, InFlight: n, Err: err.Error()})
+					}
+				}
+			}
+			srv, err := Start(ctx, Setup{Impl: impl, RequestSize: size, Queue: o.Queue, UDC: o.UDC, Serial: serial,
+				Gadgetd: o.Gadgetd, Dir: o.Dir, GadgetZero: true})
+			if err != nil {
+				fmt.Fprintf(o.Log, "bench: usbtest %s %s: setup failed: %v\n", impl, SizeLabel(size), err)
+				fail(err)
+				continue
+			}
+			wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			dev, err := usbtest.Wait(wctx, func(d usbtest.Device) bool { return d.Serial == serial })
+			cancel()
+			var conn *usbtest.Conn
+			if err == nil {
+				conn, err = usbtest.Open(dev)
+			}
+			if err != nil {
+				fmt.Fprintf(o.Log, "bench: usbtest %s %s: %v\n", impl, SizeLabel(size), err)
+				fail(fmt.Errorf("usbtest did not claim the gadget: %w", err))
+				srv.Stop()
+				continue
+			}
+			for _, n := range o.InFlight {
+				for _, d := range []string{"out", "in"} {
+					p := usbtestPoint(ctx, conn, srv, Point{Impl: impl, Dir: d, RequestSize: size, InFlight: n}, o.Bytes)
+					fmt.Fprintf(o.Log, "bench: usbtest %-18s %-4s %5s x%-2d %8.1f MB/s  gadget %5.2fs kworker %5.2fs busy %5.2fs %s\n",
+						p.Impl, p.Dir, SizeLabel(size), n, p.MBps(), p.GadgetCPU, p.KworkerCPU, p.BusyCPU, p.Err)
+					points = append(points, p)
+				}
+			}
+			conn.Close()
+			if err := srv.Stop(); err != nil {
+				fmt.Fprintf(o.Log, "bench: usbtest %s %s: teardown: %v\n", impl, SizeLabel(size), err)
+			}
+		}
+	}
+	return points
+}
+
+// usbtestPoint runs test 27 (out) or 28 (in) once; CPU counters are read
+// just before and after the ioctl, which has no start-up cost to exclude.
+func usbtestPoint(ctx context.Context, c *usbtest.Conn, srv *Server, p Point, bytes int) Point {
+	test := 27
+	if p.Dir == "in" {
+		test = 28
+	}
+	// Each iteration of tests 27 and 28 is InFlight transfers.
+	iters := max(bytes/(p.RequestSize*p.InFlight), 2)
+	kworkers := KworkerStats()
+	before, err := sample(srv.PID, 0, kworkers)
+	if err != nil {
+		p.Err = err.Error()
+		return p
+	}
+	r, err := c.Run(ctx, usbtest.Params{Test: test, Iterations: uint32(iters), Length: uint32(p.RequestSize), SGLen: uint32(p.InFlight)})
+	after, serr := sample(srv.PID, 0, kworkers)
+	switch {
+	case err != nil:
+		p.Err = err.Error()
+		return p
+	case r.Status != usbtest.Passed:
+		p.Err = fmt.Sprintf("usbtest test %d: %s: %v", test, r.Status, r.Err)
+		return p
+	case serr != nil:
+		p.Err = serr.Error()
+		return p
+	}
+	p.Seconds = r.Duration.Seconds()
+	p.Bytes = int64(r.Bytes)
+	if p.Dir == "in" {
+		p.InMBps = r.MBps()
+	} else {
+		p.OutMBps = r.MBps()
+	}
+	p.GadgetCPU = after.gadget - before.gadget
+	p.KworkerCPU = after.kworker - before.kworker
+	p.BusyCPU = after.busy - before.busy
+	if srv.PID > 0 {
+		if p.GadgetHWMKiB, p.Threads, err = ProcStatus(srv.PID); err != nil {
+			p.Err = err.Error()
+		}
+	}
+	return p
+}
