@@ -270,7 +270,12 @@ func TestSIGTERMFullQueue(t *testing.T) {
 			t.Fatalf("daemon exit: %v\n%s", err, stderr.String())
 		}
 		if took > 2*time.Second {
-			t.Errorf("exit took %v, want < 2s", took)
+			t.Errorf("exit took %v, want < 2s; the daemon's teardown:", took)
+			for _, l := range strings.Split(stderr.String(), "\n") {
+				if strings.Contains(l, "teardown") {
+					t.Log(l)
+				}
+			}
 		}
 		t.Logf("SIGTERM to exit 0: %v", took)
 	case <-time.After(5 * time.Second):

@@ -3,6 +3,7 @@ package gadget
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -36,7 +37,9 @@ func runHelper(path string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := Run(ctx, cfg, Options{}); err != nil {
+	// Debug level: a test that finds the exit slow shows each teardown step.
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if err := Run(ctx, cfg, Options{Logger: log}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
