@@ -96,6 +96,9 @@ func runSpec(fw *frameWriter, start time.Time) (int, error) {
 		return 0, err
 	}
 	fw.Control(fmt.Sprintf("ready %d", time.Since(start).Milliseconds()))
+	// The console is quiet otherwise: say where the guest got to, for the
+	// tail a failed run shows.
+	fmt.Fprintf(os.Stderr, "vmtest init: modules loaded in %v; running %q\n", time.Since(start).Round(time.Millisecond), sp.Argv)
 
 	r, w, err := os.Pipe()
 	if err != nil {
