@@ -72,12 +72,10 @@ func Loopback(ctx context.Context, w Writer, r Reader, o LoopbackOptions) ([]Loo
 func loopbackOne(ctx context.Context, w Writer, r Reader, size, mp, chunk int, p Pattern, offset int64) (zlp bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	data := make([]byte, size)
-	p.Fill(data, offset)
 	zlp = size%mp == 0
 	werr := make(chan error, 1)
 	go func() {
-		werr <- writeAll(ctx, w, data, chunk, zlp)
+		werr <- writeAll(ctx, w, p, offset, size, chunk, zlp)
 	}()
 	rerr := readBack(ctx, r, size, mp, chunk, p, offset)
 	if rerr != nil {
@@ -88,9 +86,17 @@ func loopbackOne(ctx context.Context, w Writer, r Reader, size, mp, chunk int, p
 	return zlp, <-werr
 }
 
-func writeAll(ctx context.Context, w Writer, data []byte, chunk int, zlp bool) error {
-	for off := 0; off < len(data); off += chunk {
-		part := data[off:min(off+chunk, len(data))]
+// writeAll writes size bytes of the pattern from offset, filling one chunk
+// at a time: memory stays at one chunk whatever the size, and a cancelled
+// context stops it between chunks rather than after filling megabytes.
+func writeAll(ctx context.Context, w Writer, p Pattern, offset int64, size, chunk int, zlp bool) error {
+	buf := make([]byte, min(chunk, size))
+	for off := 0; off < size; off += chunk {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("write at byte %d: %w", off, err)
+		}
+		part := buf[:min(chunk, size-off)]
+		p.Fill(part, offset+int64(off))
 		n, err := w.WriteContext(ctx, part)
 		if err != nil {
 			return fmt.Errorf("write at byte %d: %w", off+n, err)
