@@ -2,28 +2,29 @@
 # make bench: gadgetd against the kernel's SourceSink and Loopback on
 # dummy_hcd, in one QEMU guest, with the same host driver (hosttest bench).
 #
-#   ./scripts/bench.sh           quick grid (about 10 minutes under TCG)
-#   ./scripts/bench.sh --full    7 request sizes x 6 depths (under 20 minutes)
+#   ./scripts/bench.sh           quick grid: 4 request sizes x 3 depths
+#   ./scripts/bench.sh --full    6 request sizes x 5 depths
 #
-# Any other arguments go to `benchguest run` (see `benchguest run --help`).
+# Any other arguments go to `benchguest run` (see `bin/benchguest run --help`).
 # It builds bin/gadgetd, bin/benchguest (static) and bin/hosttest (cgo,
-# libusb), runs `benchguest run` in one guest with 4 dummy UDCs, copies
-# results.json and the gadget logs to out/bench/, records the host's CPU and
-# load average in out/bench/host.json, and regenerates docs/benchmarks.md and
+# libusb), runs `benchguest run` in one guest (4 dummy UDCs, usbtest loaded),
+# gets results.json back in out/bench/, records the host's CPU and load
+# average in out/bench/host.json, and regenerates docs/benchmarks.md and
 # docs/benchmarks.svg from them.
 set -eu
 cd "$(dirname "$0")/.."
 
 GO=${GO:-go}
 OUT=out/bench
-mkdir -p bin "$OUT"
+mkdir -p bin "$OUT" docs
 echo "bench: building bin/gadgetd, bin/benchguest, bin/hosttest, bin/vmtest"
 CGO_ENABLED=0 $GO build -o bin/gadgetd ./cmd/gadgetd
 CGO_ENABLED=0 $GO build -o bin/benchguest ./cmd/benchguest
 CGO_ENABLED=0 $GO build -o bin/vmtest ./cmd/vmtest
 $GO build -o bin/hosttest ./cmd/hosttest
 
-cmd="./scripts/bench.sh${*:+ $*}"
+cmd="make bench"
+[ $# -eq 0 ] || cmd="./scripts/bench.sh $*"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 ncpu=$(nproc)

@@ -89,6 +89,10 @@ func WriteMarkdown(w io.Writer, r *Run, h Host) error {
 	p("`host` the hosttest process, `guest` every CPU's busy time (user, system, irq, softirq), all sampled every 50 ms\n")
 	p("inside hosttest's timed run. Ratios are gadgetd / kernel. gadgetd rounds requests up to a page (4 KiB), so its\n")
 	p("512-byte points use 4 KiB requests on the gadget side.\n\n")
+	if share, n := hostShare(r.Points); n > 0 {
+		p("The host peer (hosttest) used a median of %.0f%% of one vCPU during its timed runs (%d points): near 100%% it,\n", 100*share, n)
+		p("not the gadget, sets the pace, and the ratios below compare the two gadgets through that limit.\n\n")
+	}
 	ratioTable(b, rs, true)
 	if len(r.Usbtest) > 0 {
 		p("## gadgetd against the kernel with the kernel's usbtest as the host\n\n")
@@ -238,4 +242,20 @@ func ratioTable(w io.Writer, rs []Ratio, withHost bool) {
 		p("\n`?`: too few CPU samples inside the timed run (a starved guest); the throughput stands.\n")
 	}
 	p("\n")
+}
+
+// hostShare is the median share of one CPU the host peer used over the
+// points whose CPU was sampled, and how many there were.
+func hostShare(points []Point) (float64, int) {
+	var shares []float64
+	for _, pt := range points {
+		if pt.Err == "" && pt.CPUErr == "" && pt.Seconds > 0 {
+			shares = append(shares, pt.HostCPU/pt.Seconds)
+		}
+	}
+	if len(shares) == 0 {
+		return 0, 0
+	}
+	slices.Sort(shares)
+	return shares[(len(shares)-1)/2], len(shares)
 }

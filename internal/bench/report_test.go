@@ -186,6 +186,8 @@ func TestWriteMarkdown(t *testing.T) {
 		"| pairs | 4 | 64K | 8 | 80.0 | 50% | 12 | 1 | 7 | 40.0 MiB |  |",
 		`bench: bind: no endpoint \| left`,
 		"- scale: something was not measured",
+		// Host CPU shares of the 9 sampled points: 0 x4, .5, .6, .75, .8, .9.
+		"median of 50% of one vCPU during its timed runs (9 points)",
 		// 512 x1: gadgetd's CPU could not be sampled, its throughput counts.
 		"| sourcesink | in | 512 | 1 | 2.0 | 1.0 | 0.50 | ? | 0.0 / ? | 0.0 / ? | 524.3 / ? | ? | - |", // 2 s over 4e6 bytes,
 		"`?`: too few CPU samples",
