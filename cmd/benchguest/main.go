@@ -29,15 +29,19 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if err := newRoot().ExecuteContext(ctx); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:          "benchguest",
 		Short:        "gadgetd against the kernel's SourceSink and Loopback on dummy_hcd",
 		SilenceUsage: true,
 	}
 	root.AddCommand(newRun(), newReport(), newHostLoad())
-	if err := root.ExecuteContext(ctx); err != nil {
-		os.Exit(1)
-	}
+	return root
 }
 
 func newRun() *cobra.Command {
