@@ -1,0 +1,155 @@
+package faults
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gadgetkit/gadgetkit/configfs"
+	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+)
+
+// daemonProc runs this test binary as a gadgetd of configs/loopback.yaml
+// (see TestMain).
+func daemonProc(t *testing.T, stderr *syncBuffer) *exec.Cmd {
+	t.Helper()
+	path, err := filepath.Abs(filepath.Join("..", "..", "configs", "loopback.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envDaemon+"="+path)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+// TestKillWithIOInFlightThenRestart SIGKILLs a daemon while the host has
+// transfers in flight both ways: the host sees the device leave, the killed
+// run's configfs tree and mount stay behind, and a new daemon replaces them
+// and carries a checked stream. SIGTERM then leaves nothing behind.
+func TestKillWithIOInFlightThenRestart(t *testing.T) {
+	guest.Require(t)
+	cfg := loadConfig(t, "loopback.yaml")
+	r := &rig{t: t, cfg: cfg, serial: cfg.Gadget.Strings[0].Serial}
+	t.Cleanup(func() {
+		if r.d != nil {
+			r.d.Close()
+		}
+	})
+	var log1, log2 syncBuffer
+	first := daemonProc(t, &log1)
+	r.reopen()
+	r.check("first daemon")
+
+	// In flight: a write larger than both queues and a pending read.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := r.p.Out.WriteContext(ctx, make([]byte, 4<<20))
+		wrote <- err
+	}()
+	time.Sleep(500 * time.Millisecond)
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("killed daemon exited with %v", err)
+	}
+	if err := guest.WaitHostGone(r.serial, 10*time.Second); err != nil {
+		t.Fatalf("after SIGKILL: %v (the last file closing should unbind the gadget)", err)
+	}
+	if err := <-wrote; err == nil {
+		t.Error("the host's write in flight succeeded although the daemon was killed")
+	}
+	names, err := (&configfs.Root{}).Gadgets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts, err := configfs.FunctionFSMounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 1 || len(mounts) != 1 {
+		t.Fatalf("after SIGKILL: gadgets %v and mounts %+v, want the killed run's one of each", names, mounts)
+	}
+
+	second := daemonProc(t, &log2)
+	r.reopen()
+	r.check("restarted daemon")
+	if !strings.Contains(log2.String(), "stale gadget tree") {
+		t.Errorf("the restarted daemon did not report replacing the stale tree:\n%s", log2.String())
+	}
+	r.d.Close()
+	r.d = nil
+	if err := second.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Wait(); err != nil {
+		t.Fatalf("SIGTERM: daemon exited with %v\n%s", err, log2.String())
+	}
+	assertNoResidue(t)
+}
+
+// TestMoveBetweenUDCs reloads dummy_hcd with three UDCs and moves the
+// served gadget from each to the next, with full queues each time: the
+// host finds it on another bus and the loopback carries a checked stream.
+func TestMoveBetweenUDCs(t *testing.T) {
+	guest.Require(t)
+	if err := guest.ReloadDummyHCD("num=3"); err != nil {
+		t.Fatal(err)
+	}
+	// Registered before start's cleanup, so it runs after the gadget is gone.
+	t.Cleanup(func() {
+		if err := guest.ReloadDummyHCD(""); err != nil {
+			t.Errorf("restore dummy_hcd: %v", err)
+		}
+	})
+	udcs := guest.UDCs()
+	if len(udcs) != 3 {
+		t.Fatalf("UDCs %v after num=3", udcs)
+	}
+	r := start(t, "loopback.yaml")
+	r.check("first UDC")
+	var base usage
+	from := r.g.UDC()
+	for i := range 2 * len(udcs) {
+		to := udcs[(indexOf(udcs, from)+1)%len(udcs)]
+		bus := r.d.Info.Bus
+		r.fill()
+		r.bindTo("")
+		if err := guest.WaitHostGone(r.serial, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		r.waitState("unbound")
+		r.bindTo(to)
+		r.reopen()
+		if r.d.Info.Bus == bus {
+			t.Fatalf("moved from %s to %s, the host still sees the device on bus %d", from, to, bus)
+		}
+		r.check("moved to " + to)
+		if i == 0 {
+			base = measure()
+		}
+		from = to
+	}
+	u := assertNoGrowth(t, "moves", base, 8<<10)
+	t.Logf("%d moves across %v; usage %+v -> %+v", 2*len(udcs), udcs, base, u)
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
