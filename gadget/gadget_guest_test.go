@@ -248,7 +248,9 @@ func TestSIGTERMFullQueue(t *testing.T) {
 	cfg, src := loadConfig(t, "loopback.yaml")
 	file := writeConfig(t, src, cfg.StatusSocket)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envHelper+"="+file)
+	// Under -race the runtime sleeps 1 s at exit (atexit_sleep_ms): not
+	// the daemon's time.
+	cmd.Env = append(os.Environ(), envHelper+"="+file, "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
