@@ -1,8 +1,15 @@
 package ffs
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // FuzzEvents: an ep0 read of any bytes either decodes to exactly one event
@@ -55,6 +62,95 @@ func FuzzEvents(f *testing.F) {
 			if s < StateUnbound || s > StateSuspended {
 				t.Fatalf("state %v after %v", s, ev.Type)
 			}
+		}
+	})
+}
+
+// FuzzRun feeds Run a sequence of ep0 reads (each is a length byte, capped
+// at f_fs's 4 events, and that many bytes) through a socketpair and checks
+// that Run hands every event to OnEvent or OnControl in order, tracks the
+// state the state machine gives, and stops with an error at the first read
+// that does not decode, and only there. The handler answers every request
+// without reading ep0 (IN: an empty Write; OUT: Ack or a stall, which f_fs
+// takes as a write), so the fake ep0's queued reads stay in order. Seeds
+// are in testdata/fuzz/FuzzRun.
+func FuzzRun(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var reads [][]byte
+		for i := 0; i < len(b); {
+			n := min(int(b[i]), 4*eventSize, len(b)-i-1)
+			reads = append(reads, b[i+1:i+1+n])
+			i += 1 + n
+		}
+		// The model: the events of each read until the first bad one.
+		var want []Event
+		bad := false
+		for _, r := range reads {
+			evs, err := DecodeEvents(nil, r)
+			if err != nil {
+				bad = true
+				break
+			}
+			want = append(want, evs...)
+		}
+		// A last read carries a marker SETUP that stops Run when it arrives.
+		marker := Event{Type: EventSetup, Setup: Setup{RequestType: 0xc0, Request: 0xee}}
+		if !bad {
+			reads = append(reads, []byte{0xc0, 0xee, 0, 0, 0, 0, 0, 0, byte(EventSetup), 0, 0, 0})
+		}
+
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		fn := &Function{changed: make(chan struct{}), eng: &engine{closing: make(chan struct{})}}
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn.ep0 = os.NewFile(uintptr(fds[0]), "fake-ep0")
+		defer fn.ep0.Close()
+		defer unix.Close(fds[1])
+		if fn.ep0raw, err = fn.ep0.SyscallConn(); err != nil {
+			t.Fatal(err)
+		}
+		var got []Event
+		state := StateUnbound
+		fn.cfg.OnEvent = func(ev Event) {
+			got = append(got, ev)
+			state = state.next(ev.Type)
+			if fn.State() != state {
+				t.Fatalf("after %v the Function is %v, the state machine says %v", ev.Type, fn.State(), state)
+			}
+		}
+		fn.cfg.OnControl = func(c *Control) error {
+			ev := Event{Type: EventSetup, Setup: c.Setup}
+			if len(got) == len(want) && ev == marker {
+				cancel()
+			} else {
+				got = append(got, ev)
+			}
+			switch {
+			case c.IsIn():
+				return c.Write(nil)
+			case c.Length == 0:
+				return c.Ack()
+			}
+			return errors.New("OUT data stage: stalled")
+		}
+		for _, r := range reads {
+			if _, err := unix.Write(fds[1], r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err = fn.Run(ctx)
+		if bad {
+			if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Run returned %v, want the decode error of a bad read", err)
+			}
+		} else if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run returned %v after every read decoded", err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("Run delivered %v, want %v", got, want)
 		}
 	})
 }
