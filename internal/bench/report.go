@@ -85,7 +85,8 @@ func WriteMarkdown(w io.Writer, r *Run, h Host) error {
 
 	p("## gadgetd against the kernel, point by point (host: hosttest, libusb)\n\n")
 	p("MB/s counts both directions (10^6 bytes/s). CPU columns are milliseconds per MiB moved: `gadget` is the gadgetd\n")
-	p("process (the kernel's functions have none), `kworker` every kworker thread (f_fs completes requests on a workqueue),\n")
+	p("process (the kernel's functions have none), its kernel-mode part in parentheses (io_submit copies IN data into\n")
+	p("f_fs's bounce buffer), `kworker` every kworker thread (f_fs completes requests on a workqueue and copies OUT data there),\n")
 	p("`host` the hosttest process, `guest` every CPU's busy time (user, system, irq, softirq), all sampled every 50 ms\n")
 	p("inside hosttest's timed run. Ratios are gadgetd / kernel. gadgetd rounds requests up to a page (4 KiB), so its\n")
 	p("512-byte points use 4 KiB requests on the gadget side.\n\n")
@@ -213,7 +214,7 @@ func ratioTable(w io.Writer, rs []Ratio, withHost bool) {
 	if withHost {
 		host = " host ms/MiB (k / g) |"
 	}
-	p("| function | dir | size | in flight | kernel MB/s | gadgetd MB/s | ratio | gadget ms/MiB | kworker ms/MiB (k / g) |%s guest ms/MiB (k / g) | guest CPU ratio | gadgetd peak RSS |\n", host)
+	p("| function | dir | size | in flight | kernel MB/s | gadgetd MB/s | ratio | gadget ms/MiB (sys) | kworker ms/MiB (k / g) |%s guest ms/MiB (k / g) | guest CPU ratio | gadgetd peak RSS |\n", host)
 	p("|---|---|---:|---:|---:|---:|---:|---:|---:|%s---:|---:|---:|\n", map[bool]string{true: "---:|", false: ""}[withHost])
 	missing := false
 	for _, q := range rs {
@@ -230,9 +231,9 @@ func ratioTable(w io.Writer, rs []Ratio, withHost bool) {
 		if g.CPUErr == "" && k.CPUErr == "" {
 			busy = strconv.FormatFloat(q.Busy(), 'f', 2, 64)
 		}
-		p("| %s | %s | %s | %d | %.1f | %.1f | %.2f | %s | %s / %s |",
+		p("| %s | %s | %s | %d | %.1f | %.1f | %.2f | %s (%s) | %s / %s |",
 			strings.TrimPrefix(g.Impl, "gadgetd-"), g.Dir, SizeLabel(g.RequestSize), g.InFlight,
-			k.MBps(), g.MBps(), q.MBps(), ms(g, g.GadgetCPU), ms(k, k.KworkerCPU), ms(g, g.KworkerCPU))
+			k.MBps(), g.MBps(), q.MBps(), ms(g, g.GadgetCPU), ms(g, g.GadgetSysCPU), ms(k, k.KworkerCPU), ms(g, g.KworkerCPU))
 		if withHost {
 			p(" %s / %s |", ms(k, k.HostCPU), ms(g, g.HostCPU))
 		}

@@ -179,7 +179,7 @@ func TestWriteMarkdown(t *testing.T) {
 		"![MB/s against request size",
 		"(benchmarks.svg)",
 		// gadget ms/MiB: 0.5 s over 100 MiB = 5 ms/MiB; kworker 0.2 s over 200 MiB = 1 ms.
-		"| sourcesink | in | 64K | 8 | 100.0 | 95.0 | 0.95 | 5.0 | 1.0 / 3.0 | 7.5 / 12.0 | 10.0 / 20.0 | 2.00 | 20.0 MiB |",
+		"| sourcesink | in | 64K | 8 | 100.0 | 95.0 | 0.95 | 5.0 (2.0) | 1.0 / 3.0 | 7.5 / 12.0 | 10.0 / 20.0 | 2.00 | 20.0 MiB |",
 		"| gadgetd-sourcesink | both | 64K | 8 | hosttest bench: exit status 3: device gone |",
 		"| 32 | 3000 | 900 | 4000 | 9000 | ECONNRESET 2999, completed 1 | EINPROGRESS 2999, EINVAL 1 |",
 		"| 64 | 20 | 10000 | 12000 | 12000 | ESHUTDOWN 1280 |",
@@ -189,11 +189,11 @@ func TestWriteMarkdown(t *testing.T) {
 		// Host CPU shares of the 9 sampled points: 0 x4, .5, .6, .75, .8, .9.
 		"median of 50% of one vCPU during its timed runs (9 points)",
 		// 512 x1: gadgetd's CPU could not be sampled, its throughput counts.
-		"| sourcesink | in | 512 | 1 | 2.0 | 1.0 | 0.50 | ? | 0.0 / ? | 0.0 / ? | 524.3 / ? | ? | - |", // 2 s over 4e6 bytes,
+		"| sourcesink | in | 512 | 1 | 2.0 | 1.0 | 0.50 | ? (?) | 0.0 / ? | 0.0 / ? | 524.3 / ? | ? | - |", // 2 s over 4e6 bytes,
 		"`?`: too few CPU samples",
 		// usbtest: its own table, without the host column, and a goal row.
 		"## gadgetd against the kernel with the kernel's usbtest as the host",
-		"| sourcesink | in | 64K | 8 | 200.0 | 180.0 | 0.90 | 2.5 | 0.0 / 0.0 | 5.0 / 10.0 | 2.00 | - |",
+		"| sourcesink | in | 64K | 8 | 200.0 | 180.0 | 0.90 | 2.5 (0.0) | 0.0 / 0.0 | 5.0 / 10.0 | 2.00 | - |",
 		"| the same, host = kernel usbtest (test 28), in | 0.90x (180.0 vs 200.0 MB/s) | yes |",
 		"| kernel-sourcesink | out | 64K | 8 | usbtest test 27: fail: broken pipe |",
 	} {

@@ -62,10 +62,13 @@ type Point struct {
 	// CPU seconds over the point: the gadget process (0 for the kernel's
 	// functions, which have none), the host peer, the kworker threads and
 	// the whole guest (every CPU's non-idle time).
-	GadgetCPU  float64 `json:"gadget_cpu_s"`
-	HostCPU    float64 `json:"host_cpu_s"`
-	KworkerCPU float64 `json:"kworker_cpu_s"`
-	BusyCPU    float64 `json:"busy_cpu_s"`
+	GadgetCPU float64 `json:"gadget_cpu_s"`
+	// GadgetSysCPU is the kernel-mode part of GadgetCPU: io_submit, which
+	// copies IN data into f_fs's bounce buffer, and the other syscalls.
+	GadgetSysCPU float64 `json:"gadget_sys_cpu_s"`
+	HostCPU      float64 `json:"host_cpu_s"`
+	KworkerCPU   float64 `json:"kworker_cpu_s"`
+	BusyCPU      float64 `json:"busy_cpu_s"`
 	// Gadget process after the point: peak RSS (VmHWM) and OS threads.
 	GadgetHWMKiB int64  `json:"gadget_hwm_kib,omitempty"`
 	Threads      int    `json:"gadget_threads,omitempty"`

@@ -38,35 +38,42 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 // userHZ is the unit of /proc times: USER_HZ is 100 on every Linux ABI.
 const userHZ = 100
 
-// parseStat returns comm and utime+stime in seconds from the text of a
-// /proc/PID/stat or /proc/PID/task/TID/stat file. comm may hold spaces and
-// parentheses, so the fields after it are found from the last ')'.
-func parseStat(s string) (comm string, cpu float64, err error) {
+// parseStat returns comm, utime+stime and stime in seconds from the text of
+// a /proc/PID/stat or /proc/PID/task/TID/stat file. comm may hold spaces
+// and parentheses, so the fields after it are found from the last ')'.
+func parseStat(s string) (comm string, cpu, sys float64, err error) {
 	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
 	if open < 0 || end < open {
-		return "", 0, fmt.Errorf("stat %q: no (comm)", s)
+		return "", 0, 0, fmt.Errorf("stat %q: no (comm)", s)
 	}
 	f := strings.Fields(s[end+1:])
 	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
 	if len(f) < 13 {
-		return "", 0, fmt.Errorf("stat %q: %d fields after comm, want at least 13", s, len(f))
+		return "", 0, 0, fmt.Errorf("stat %q: %d fields after comm, want at least 13", s, len(f))
 	}
 	ut, err1 := strconv.ParseUint(f[11], 10, 64)
 	st, err2 := strconv.ParseUint(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return "", 0, fmt.Errorf("stat %q: utime %q stime %q are not counts", s, f[11], f[12])
+		return "", 0, 0, fmt.Errorf("stat %q: utime %q stime %q are not counts", s, f[11], f[12])
 	}
-	return s[open+1 : end], float64(ut+st) / userHZ, nil
+	return s[open+1 : end], float64(ut+st) / userHZ, float64(st) / userHZ, nil
 }
 
 // ProcCPU returns the utime+stime of process pid in seconds.
 func ProcCPU(pid int) (float64, error) {
+	cpu, _, err := ProcTimes(pid)
+	return cpu, err
+}
+
+// ProcTimes returns the utime+stime and the stime of process pid in
+// seconds.
+func ProcTimes(pid int) (cpu, sys float64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	_, cpu, err := parseStat(string(b))
-	return cpu, err
+	_, cpu, sys, err = parseStat(string(b))
+	return cpu, sys, err
 }
 
 // KworkerStats lists the stat files of every kworker thread. Reading only
@@ -81,7 +88,7 @@ func KworkerStats() []string {
 		if err != nil {
 			continue // the thread exited
 		}
-		if comm, _, err := parseStat(string(b)); err == nil && strings.HasPrefix(comm, "kworker") {
+		if comm, _, _, err := parseStat(string(b)); err == nil && strings.HasPrefix(comm, "kworker") {
 			out = append(out, p)
 		}
 	}
@@ -97,7 +104,7 @@ func KworkerCPU(stats []string) float64 {
 		if err != nil {
 			continue
 		}
-		if _, cpu, err := parseStat(string(b)); err == nil {
+		if _, cpu, _, err := parseStat(string(b)); err == nil {
 			total += cpu
 		}
 	}

@@ -41,12 +41,12 @@ func TestParseStat(t *testing.T) {
 	// A comm with a space and a parenthesis: fields are counted from the
 	// last ')'. utime 250 and stime 50 ticks: 3 seconds.
 	line := "1234 (kworker/0:1H) evil)) S 2 0 0 0 -1 69238880 0 0 0 0 250 50 0 0 0 -20 1 0 12 0 0 18446744073709551615\n"
-	comm, cpu, err := parseStat(line)
-	if err != nil || comm != "kworker/0:1H) evil)" || cpu != 3 {
-		t.Fatalf("parseStat = %q, %v, %v; want \"kworker/0:1H) evil)\", 3, nil", comm, cpu, err)
+	comm, cpu, sys, err := parseStat(line)
+	if err != nil || comm != "kworker/0:1H) evil)" || cpu != 3 || sys != 0.5 {
+		t.Fatalf("parseStat = %q, %v, %v, %v; want \"kworker/0:1H) evil)\", 3, 0.5, nil", comm, cpu, sys, err)
 	}
 	for _, bad := range []string{"", "1234 no parens", "1 (x) S 1 2 3", "1 (x) S 2 0 0 0 -1 0 0 0 0 0 u s 0"} {
-		if _, _, err := parseStat(bad); err == nil {
+		if _, _, _, err := parseStat(bad); err == nil {
 			t.Errorf("parseStat(%q) accepted", bad)
 		}
 	}

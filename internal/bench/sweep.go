@@ -109,15 +109,15 @@ type hostResult struct {
 
 // cpuSample is every CPU counter of a point at one instant.
 type cpuSample struct {
-	at                          time.Time
-	gadget, host, kworker, busy float64
+	at                                     time.Time
+	gadget, gadgetSys, host, kworker, busy float64
 }
 
 func sample(gadgetPID, hostPID int, kworkers []string) (cpuSample, error) {
 	s := cpuSample{at: time.Now()}
 	var err error
 	if gadgetPID > 0 {
-		if s.gadget, err = ProcCPU(gadgetPID); err != nil {
+		if s.gadget, s.gadgetSys, err = ProcTimes(gadgetPID); err != nil {
 			return s, err
 		}
 	}
@@ -156,10 +156,11 @@ func window(samples []cpuSample, end time.Time, seconds float64) (cpuSample, err
 	a, b := in[0], in[len(in)-1]
 	k := seconds / b.at.Sub(a.at).Seconds()
 	return cpuSample{
-		gadget:  (b.gadget - a.gadget) * k,
-		host:    (b.host - a.host) * k,
-		kworker: (b.kworker - a.kworker) * k,
-		busy:    (b.busy - a.busy) * k,
+		gadget:    (b.gadget - a.gadget) * k,
+		gadgetSys: (b.gadgetSys - a.gadgetSys) * k,
+		host:      (b.host - a.host) * k,
+		kworker:   (b.kworker - a.kworker) * k,
+		busy:      (b.busy - a.busy) * k,
 	}, nil
 }
 
@@ -219,7 +220,7 @@ func measure(ctx context.Context, o SweepOptions, srv *Server, p Point) Point {
 	if err != nil {
 		p.CPUErr = err.Error()
 	}
-	p.GadgetCPU, p.HostCPU, p.KworkerCPU, p.BusyCPU = cpu.gadget, cpu.host, cpu.kworker, cpu.busy
+	p.GadgetCPU, p.GadgetSysCPU, p.HostCPU, p.KworkerCPU, p.BusyCPU = cpu.gadget, cpu.gadgetSys, cpu.host, cpu.kworker, cpu.busy
 	if srv.PID > 0 {
 		if p.GadgetHWMKiB, p.Threads, err = ProcStatus(srv.PID); err != nil {
 			p.Err = err.Error()

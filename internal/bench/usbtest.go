@@ -111,6 +111,7 @@ func usbtestPoint(ctx context.Context, c *usbtest.Conn, srv *Server, p Point, by
 		p.OutMBps = r.MBps()
 	}
 	p.GadgetCPU = after.gadget - before.gadget
+	p.GadgetSysCPU = after.gadgetSys - before.gadgetSys
 	p.KworkerCPU = after.kworker - before.kworker
 	p.BusyCPU = after.busy - before.busy
 	if srv.PID > 0 {
