@@ -191,7 +191,7 @@ func newReport() *cobra.Command {
 					return err
 				}
 				h.SVG = rel
-				if err := writeFile(svg, func(w io.Writer) error { return bench.WriteSVG(w, r.Points) }); err != nil {
+				if err := writeFile(svg, func(w io.Writer) error { return bench.WriteSVG(w, &r) }); err != nil {
 					return err
 				}
 			}

@@ -118,7 +118,7 @@ func svgSeries(t *testing.T, doc []byte) map[string][][2]float64 {
 
 func TestWriteSVG(t *testing.T) {
 	var b bytes.Buffer
-	if err := WriteSVG(&b, loadRun(t).Points); err != nil {
+	if err := WriteSVG(&b, loadRun(t)); err != nil {
 		t.Fatal(err)
 	}
 	series := svgSeries(t, b.Bytes())
@@ -138,6 +138,8 @@ func TestWriteSVG(t *testing.T) {
 		"kernel-sourcesink in x1",
 		"kernel-sourcesink in x8",
 		"kernel-sourcesink out x8",
+		"usbtest gadgetd-sourcesink in x8",
+		"usbtest kernel-sourcesink in x8",
 	}
 	if !slices.Equal(names, want) {
 		t.Fatalf("series:\n got %q\nwant %q", names, want)

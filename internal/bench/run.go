@@ -39,6 +39,11 @@ func Measure(ctx context.Context, o Options) *Run {
 	logf := func(format string, a ...any) { fmt.Fprintf(o.Log, format+"\n", a...) }
 	o.Sweep.Log, o.Scale.Log = o.Log, logf
 
+	// usbfs caps the memory of all URBs in flight at 16 MiB by default:
+	// 1 MiB x 8 in both directions needs more.
+	if err := os.WriteFile(usbfsMemory, []byte("0"), 0); err != nil {
+		r.Errors = append(r.Errors, fmt.Sprintf("lifting the usbfs memory limit: %v (large points may fail with ENOMEM)", err))
+	}
 	r.Points = Sweep(ctx, o.Sweep)
 	if len(o.Usbtest.Sizes) > 0 {
 		o.Usbtest.Log = o.Log
@@ -72,6 +77,10 @@ func Measure(ctx context.Context, o Options) *Run {
 	r.LoadAvg[1] = loadAvg()
 	return r
 }
+
+// usbfsMemory is usbcore's limit on the memory of usbfs URBs in flight, in
+// MiB; 0 lifts it.
+const usbfsMemory = "/sys/module/usbcore/parameters/usbfs_memory_mb"
 
 // UDCs lists the dummy UDCs in number order.
 func UDCs() []string {

@@ -46,33 +46,46 @@ const (
 // line style (kernel solid, gadgetd dashed).
 var depthColors = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"}
 
-// panel is one personality and direction: throughput against request size.
+// panel is one personality and direction with one host driver:
+// throughput against request size.
 type panel struct {
-	title string
-	impls []string
-	dir   string
+	title  string
+	impls  []string
+	dir    string
+	points []Point
+	host   string // "" for hosttest, "usbtest"
 }
 
 // WriteSVG plots MB/s (both directions added) against request size, one
-// panel per personality and direction, one line per implementation and
-// number of transfers in flight. Each line is a <polyline> whose <title>
-// names its series ("gadgetd-sourcesink in x8").
-func WriteSVG(w io.Writer, points []Point) error {
+// panel per host driver, personality and direction, one line per
+// implementation and number of transfers in flight. Each line is a
+// <polyline> whose <title> names its series ("gadgetd-sourcesink in x8",
+// "usbtest kernel-sourcesink out x8").
+func WriteSVG(w io.Writer, r *Run) error {
 	var panels []panel
-	for _, pers := range []struct{ name, kernel, gadgetd string }{
-		{"SourceSink", KernelSourceSink, GadgetdSourceSink},
-		{"Loopback", KernelLoopback, GadgetdLoopback},
-	} {
-		for _, dir := range []string{"in", "out", "both"} {
-			if slices.ContainsFunc(points, func(p Point) bool {
-				return (p.Impl == pers.kernel || p.Impl == pers.gadgetd) && p.Dir == dir && p.Err == ""
-			}) {
-				panels = append(panels, panel{pers.name + " " + dir, []string{pers.kernel, pers.gadgetd}, dir})
+	for _, host := range []struct {
+		name   string
+		points []Point
+	}{{"", r.Points}, {"usbtest", r.Usbtest}} {
+		for _, pers := range []struct{ name, kernel, gadgetd string }{
+			{"SourceSink", KernelSourceSink, GadgetdSourceSink},
+			{"Loopback", KernelLoopback, GadgetdLoopback},
+		} {
+			for _, dir := range []string{"in", "out", "both"} {
+				if slices.ContainsFunc(host.points, func(p Point) bool {
+					return (p.Impl == pers.kernel || p.Impl == pers.gadgetd) && p.Dir == dir && p.Err == ""
+				}) {
+					title := pers.name + " " + dir
+					if host.name != "" {
+						title += ", host " + host.name
+					}
+					panels = append(panels, panel{title, []string{pers.kernel, pers.gadgetd}, dir, host.points, host.name})
+				}
 			}
 		}
 	}
 	var depths []int
-	for _, p := range points {
+	for _, p := range slices.Concat(r.Points, r.Usbtest) {
 		if !slices.Contains(depths, p.InFlight) {
 			depths = append(depths, p.InFlight)
 		}
@@ -87,7 +100,7 @@ func WriteSVG(w io.Writer, points []Point) error {
 	root = root.with(el("rect", "width", strconv.Itoa(width), "height", strconv.Itoa(height), "fill", "white"))
 	for i, pn := range panels {
 		x0, y0 := float64(i%cols*panelW), float64(legendH+i/cols*panelH)
-		root = root.with(plotPanel(pn, points, depths, x0, y0))
+		root = root.with(plotPanel(pn, depths, x0, y0))
 	}
 	root = root.with(legend(depths))
 	if _, err := io.WriteString(w, xml.Header); err != nil {
@@ -122,9 +135,9 @@ func legend(depths []int) elem {
 	return g
 }
 
-func plotPanel(pn panel, points []Point, depths []int, x0, y0 float64) elem {
+func plotPanel(pn panel, depths []int, x0, y0 float64) elem {
 	var sel []Point
-	for _, p := range points {
+	for _, p := range pn.points {
 		if slices.Contains(pn.impls, p.Impl) && p.Dir == pn.dir && p.Err == "" {
 			sel = append(sel, p)
 		}
@@ -177,7 +190,11 @@ func plotPanel(pn panel, points []Point, depths []int, x0, y0 float64) elem {
 			if Reference(impl) != "" {
 				line.Attrs = append(line.Attrs, xml.Attr{Name: xml.Name{Local: "stroke-dasharray"}, Value: "6,4"})
 			}
-			g = g.with(line.with(el("title").text(fmt.Sprintf("%s %s x%d", impl, pn.dir, d))))
+			title := fmt.Sprintf("%s %s x%d", impl, pn.dir, d)
+			if pn.host != "" {
+				title = pn.host + " " + title
+			}
+			g = g.with(line.with(el("title").text(title)))
 		}
 	}
 	return g
