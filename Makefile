@@ -43,7 +43,7 @@ check:
 # Every package's test binary goes through vmtest exec: binaries whose tests
 # call guest.Require boot a fresh guest, the rest run here.
 test: deps kernel build check
-	$(GO) test -race -count=1 -exec "$(VMTEST) exec" ./...
+	$(GO) test -race -count=1 -timeout 30m -exec "$(VMTEST) exec" ./...
 
 demo: deps kernel
 	./scripts/demo.sh

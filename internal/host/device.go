@@ -138,8 +138,15 @@ func (d *Device) Classify(err error) error {
 	if errors.Is(err, gousb.ErrorNoDevice) || errors.Is(err, gousb.TransferNoDevice) || d.Gone() {
 		return fmt.Errorf("%w: %s: %w", ErrGone, d.Info, err)
 	}
+	if errors.Is(err, gousb.ErrorPipe) || errors.Is(err, gousb.TransferStall) {
+		return fmt.Errorf("%w: %w", ErrStall, err)
+	}
 	return err
 }
+
+// ErrStall marks a request the device answered with a stall (a protocol
+// answer, not a broken device).
+var ErrStall = errors.New("stalled")
 
 var errClosed = errors.New("device is closed (a failed Reopen closes it)")
 

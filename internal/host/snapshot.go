@@ -24,6 +24,10 @@ type Snapshot struct {
 	// Strings holds, per language of string descriptor 0, every string
 	// index that a descriptor refers to.
 	Strings map[usb.LangID]map[uint8]string `json:",omitempty"`
+	// MissingStrings lists, per language, the indices the device stalled:
+	// kernel functions (acm, ncm, ...) have their strings in en-US only, so
+	// a composite gadget with a second language has holes there.
+	MissingStrings map[usb.LangID][]uint8 `json:",omitempty"`
 	// BOS holds the device capabilities (bcdUSB >= 2.01 only).
 	BOS []usb.RawDescriptor `json:",omitempty"`
 	// MSOS1 is the Microsoft OS 1.0 descriptor (string 0xEE and the
@@ -199,6 +203,13 @@ func (s *Snapshot) readStrings(c Controller) error {
 		m := map[uint8]string{}
 		for _, i := range idx {
 			d, err := getDescriptor(c, usb.TypeString, i, uint16(lang), 255)
+			if errors.Is(err, ErrStall) {
+				if s.MissingStrings == nil {
+					s.MissingStrings = map[usb.LangID][]uint8{}
+				}
+				s.MissingStrings[lang] = append(s.MissingStrings[lang], i)
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("language %#04x: %w", uint16(lang), err)
 			}

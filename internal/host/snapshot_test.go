@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -18,9 +19,10 @@ type fakeCtl struct {
 	desc    map[[3]uint16][]byte // {type<<8|index, lang} -> bytes
 	vendor  map[[2]uint16][]byte // {bRequest, wIndex} -> bytes
 	control [][5]uint16
+	fail    error // returned instead of a stall for a missing descriptor, when set
 }
 
-var errStall = errors.New("stall")
+var errStall = fmt.Errorf("fake: %w", ErrStall)
 
 func (f *fakeCtl) Control(rType, req uint8, val, idx uint16, data []byte) (int, error) {
 	f.control = append(f.control, [5]uint16{uint16(rType), uint16(req), val, idx, uint16(len(data))})
@@ -33,6 +35,9 @@ func (f *fakeCtl) Control(rType, req uint8, val, idx uint16, data []byte) (int, 
 		b, ok = f.vendor[[2]uint16{uint16(req), idx}]
 	}
 	if !ok {
+		if f.fail != nil {
+			return 0, f.fail
+		}
 		return 0, errStall
 	}
 	return copy(data, b), nil
@@ -219,5 +224,28 @@ func TestParseConfigErrors(t *testing.T) {
 	cfg = marshal(t, usb.ConfigDescriptor{TotalLength: 99, ConfigurationValue: 1})
 	if _, err := ParseConfig(cfg); err == nil || !strings.Contains(err.Error(), "wTotalLength 99") {
 		t.Errorf("wrong wTotalLength: %v", err)
+	}
+}
+
+// A composite gadget with a second language: kernel functions have en-US
+// strings only, so the device stalls those indices in German. The snapshot
+// records the holes instead of failing, and a broken device still fails.
+func TestReadSnapshotStringHoles(t *testing.T) {
+	want := sourceSinkSnapshot()
+	want.Strings[0x0407] = map[uint8]string{1: "gadgetkit", 2: "Quelle", 3: "0001", 4: "Konfig"}
+	want.MissingStrings = map[usb.LangID][]uint8{0x0407: {5}}
+	got, err := ReadSnapshot(fakeFromSnapshot(t, want))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ReadSnapshot (-want +got):\n%s", diff)
+	}
+
+	broken := fakeFromSnapshot(t, want)
+	delete(broken.desc, [3]uint16{0x0302, 0x0409})
+	broken.fail = errors.New("libusb: i/o error")
+	if _, err := ReadSnapshot(broken); err == nil || !strings.Contains(err.Error(), "i/o error") {
+		t.Fatalf("a non-stall error reading a string: %v, want it returned", err)
 	}
 }
