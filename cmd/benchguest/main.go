@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -65,32 +66,17 @@ func newRun() *cobra.Command {
 		Long: `run sweeps request size x transfers in flight x direction for the kernel's
 SourceSink and Loopback and gadgetd's sourcesink and loopback, each driven by
 hosttest bench, and the sourcesinks again with the kernel's usbtest as the
-host (tests 27 and 28, when the usbtest module is loaded); then times cancellations and disconnects on a FunctionFS
-function through package ffs; then measures 1, 4 and 15 bulk pairs on one
-function and one gadgetd per UDC. gadgetd and hosttest must be on PATH.
-Progress goes to stderr, one line per point.`,
+host (tests 27 and 28, when the usbtest module is loaded); then times
+cancellations and disconnects on a FunctionFS function through package ffs;
+then measures 1, 4 and 15 bulk pairs on one function (or the most the UDC
+binds) and one gadgetd per UDC on 1, 2 and 4 UDCs. gadgetd and hosttest must
+be on PATH. Progress goes to stderr, one line per point.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if out == "" {
 				return fmt.Errorf("--out: required")
 			}
-			hosttest, err := exec.LookPath("hosttest")
-			if err != nil {
-				return err
-			}
-			gadgetd, err := exec.LookPath("gadgetd")
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return err
-			}
-			scratch, err := os.MkdirTemp("", "bench")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(scratch)
-
+			var err error
 			sw := bench.QuickSweep()
 			if full {
 				sw = bench.FullSweep()
@@ -111,15 +97,38 @@ Progress goes to stderr, one line per point.`,
 					return fmt.Errorf("--in-flight %q: %v", depths, err)
 				}
 			}
+			for _, impl := range impls {
+				if !slices.Contains(bench.QuickSweep().Impls, impl) {
+					return fmt.Errorf("--impl %q: want one of %s", impl, strings.Join(bench.QuickSweep().Impls, ", "))
+				}
+			}
 			if len(impls) > 0 {
 				sw.Impls = impls
 			}
 			if noSweep {
 				sw.Sizes = nil
 			}
-			if sw.Duration <= 0 || sw.Queue < 1 {
-				return fmt.Errorf("--duration %v and --gadget-queue %d: both must be positive", sw.Duration, sw.Queue)
+			if sw.Duration <= 0 || sw.Queue < 1 || cancels < 1 || rounds < 0 {
+				return fmt.Errorf("--duration %v, --gadget-queue %d, --cancels %d: must be positive; --disconnects %d: must not be negative",
+					sw.Duration, sw.Queue, cancels, rounds)
 			}
+			hosttest, err := exec.LookPath("hosttest")
+			if err != nil {
+				return err
+			}
+			gadgetd, err := exec.LookPath("gadgetd")
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			scratch, err := os.MkdirTemp("", "bench")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(scratch)
+
 			sw.UDC, sw.Hosttest, sw.Gadgetd, sw.Dir = udc, hosttest, gadgetd, scratch
 			o := bench.Options{
 				Sweep:  sw,

@@ -91,3 +91,10 @@ func TestHostLoadRejectsBadPipes(t *testing.T) {
 		}
 	}
 }
+
+func TestRunRejectsUnknownImpl(t *testing.T) {
+	out, err := execute("run", "--out", t.TempDir(), "--impl", "kernel-sourcesink,usermode")
+	if err == nil || !strings.Contains(out, `--impl "usermode"`) {
+		t.Fatalf("run --impl usermode: %v, %q; want an error naming --impl", err, out)
+	}
+}
