@@ -194,6 +194,13 @@ func (f *Function) setState(s State) {
 	f.changed = make(chan struct{})
 }
 
+// ep0Repoll bounds how long Run waits on the poller before reading ep0
+// again. f_fs's poll of a non-blocking ep0 only tries its mutex and, when
+// it is taken, reports no EPOLLIN; the runtime's edge-triggered epoll then
+// loses that wakeup, and an event (an UNBIND, seen in the fault soak) would
+// wait for the next one.
+const ep0Repoll = time.Second
+
 // Run reads ep0 events until ctx is done or the Function is closed,
 // tracking the state, refreshing endpoint packet sizes on ENABLE, calling
 // OnEvent and answering control requests with OnControl. Call it from one
@@ -202,12 +209,18 @@ func (f *Function) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { f.ep0.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	for {
+		f.ep0.SetReadDeadline(time.Now().Add(ep0Repoll))
+		if ctx.Err() != nil { // the AfterFunc's deadline may just have been overwritten
+			f.ep0.SetReadDeadline(time.Unix(1, 0))
+		}
 		n, err := f.readEvents()
 		switch {
 		case err == nil:
 		case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil:
 			f.ep0.SetReadDeadline(time.Time{})
 			return ctx.Err()
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			continue // see ep0Repoll
 		case errors.Is(err, syscall.EIDRM), errors.Is(err, syscall.EINTR):
 			continue // a SETUP superseded before we read it: nothing to answer
 		default:
