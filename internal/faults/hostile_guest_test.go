@@ -2,14 +2,21 @@ package faults
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/gousb"
+
+	"github.com/gadgetkit/gadgetkit/gadget"
+	"github.com/gadgetkit/gadgetkit/internal/usbtest"
+	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
 )
 
 // outcome of one control request as the host sees it.
@@ -207,4 +214,62 @@ func TestZeroLengthPackets(t *testing.T) {
 		t.Fatalf("ZLP stream: %v", err)
 	}
 	r.check("after the ZLPs")
+}
+
+// TestControlOUTBeyondEP0Buffer sends what libusb cannot: gadget zero's
+// control write 0x5b with 8192 bytes, from the kernel's usbtest driver
+// (test 14 writes 0, 4096 and 8192 bytes, each read back with 0x5c). The
+// 8192-byte write is stalled (composite refuses an OUT data stage beyond
+// its 4096-byte ep0 buffer), and the sourcesink still answers control
+// requests and carries bulk data afterwards.
+func TestControlOUTBeyondEP0Buffer(t *testing.T) {
+	guest.Require(t)
+	if err := guest.LoadModule("usbtest", ""); err != nil {
+		t.Fatal(err)
+	}
+	defer guest.UnloadModule("usbtest")
+	cfg := loadConfig(t, "sourcesink.yaml")
+	var log syncBuffer
+	g, err := gadget.Start(cfg, gadget.Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := g.Close(); err != nil {
+			t.Errorf("gadget teardown: %v", err)
+		}
+		assertNoResidue(t)
+		if t.Failed() {
+			t.Logf("gadget log:\n%s", log.String())
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	serial := cfg.Gadget.Strings[0].Serial
+	dev, err := usbtest.Wait(ctx, func(d usbtest.Device) bool { return d.Serial == serial })
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := usbtest.Open(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	run := func(p usbtest.Params) usbtest.Result {
+		t.Helper()
+		r, err := conn.Run(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := run(usbtest.Params{Test: 14, Iterations: 3, Length: 8192, Vary: 4096}); r.Status != usbtest.Failed || r.Errno() != syscall.EPIPE {
+		t.Fatalf("control writes up to 8192 bytes: %s (%v), want a failure by stall (EPIPE)", r.Status, r.Err)
+	}
+	if r := run(usbtest.Params{Test: 14, Iterations: 3, Length: 4096, Vary: 2048}); r.Status != usbtest.Passed {
+		t.Fatalf("control writes up to 4096 bytes after the stall: %s (%v)", r.Status, r.Err)
+	}
+	if r := run(usbtest.Params{Test: 1, Iterations: 100, Length: 4096}); r.Status != usbtest.Passed {
+		t.Fatalf("bulk OUT after the stall: %s (%v)", r.Status, r.Err)
+	}
 }
