@@ -168,14 +168,16 @@ func (a *aborter) control(c *ffs.Control) error {
 		if ch == nil {
 			return fmt.Errorf("abort request for %s (wIndex %d): no such endpoint serving", name, c.Index)
 		}
-		select {
-		case ch <- cmd:
-		default:
+		if len(ch) == cap(ch) {
 			return fmt.Errorf("abort request for %s: busy with an earlier one", name)
 		}
+		// Answer first, so that the cancel does not race the status stage.
 		if c.Request == abortlog.RequestCancel {
-			return c.Ack()
+			if err := c.Ack(); err != nil {
+				return err
+			}
 		}
+		ch <- cmd // ep0's goroutine is the only sender: there is room
 		return nil
 	}
 	return fmt.Errorf("unsupported control request %v", c.Setup)

@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gadgetkit/gadgetkit/internal/abortlog"
+	"github.com/gadgetkit/gadgetkit/internal/host"
+)
+
+// TestAbortReport runs hosttest's abort matrix against configs/abort.yaml:
+// every scenario must behave as Linux 6.1 is documented to, and the data
+// must be intact after each; one scenario is given a deliberately wrong
+// expectation, which must turn exactly that one red and name the
+// difference.
+func TestAbortReport(t *testing.T) {
+	g, d, _, cfg := serve(t, "abort.yaml", 0)
+	pat, err := host.ParsePattern("mod63/512")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wrong = "gadget-cancel-out-d4-64k"
+	ov, err := abortlog.ParseOverride(wrong + ":meaning=ESHUTDOWN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Unbinding the UDC takes the gadget off the bus (dummy_hcd's
+	// soft_connect disconnect did not bring it back to the host here).
+	udc, attr := g.UDC(), filepath.Join("/sys/kernel/config/usb_gadget", cfg.Gadget.Name, "UDC")
+	write := func(s string) func() error { return func() error { return os.WriteFile(attr, []byte(s+"\n"), 0) } }
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	rows, err := host.AbortReport(ctx, d, host.ReportOptions{
+		Checker:    &host.SourceSinkChecker{Pattern: pat},
+		Disconnect: write(""),
+		Connect:    write(udc),
+		Overrides:  []abortlog.Override{ov},
+	})
+	var table bytes.Buffer
+	abortlog.WriteTable(&table, rows)
+	t.Logf("report:\n%s", table.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"host-cancel-read": true, "host-cancel-write": true, "halt-in": true, "halt-out": true,
+		"set-interface": true, "reset": true, "disconnect": true}
+	for _, dir := range []string{"in", "out"} {
+		for _, dep := range []string{"1", "4", "16"} {
+			for _, size := range []string{"4k", "64k"} {
+				want["gadget-cancel-"+dir+"-d"+dep+"-"+size] = true
+			}
+		}
+	}
+	for _, r := range rows {
+		if !want[r.Scenario] {
+			t.Errorf("unexpected scenario %s", r.Scenario)
+		}
+		delete(want, r.Scenario)
+		switch {
+		case r.Scenario == wrong:
+			if r.Pass() || len(r.Diffs) == 0 || !strings.Contains(r.Diffs[0],
+				"expected io_cancel EINPROGRESS then -ESHUTDOWN, observed io_cancel EINPROGRESS then -ECONNRESET") {
+				t.Errorf("%s with a wrong expectation: verdict %s, diffs %q; want FAIL naming the difference", r.Scenario, r.Verdict(), r.Diffs)
+			}
+		case !r.Pass():
+			t.Errorf("%s: %s (integrity %s)", r.Scenario, strings.Join(r.Diffs, "; "), r.Integrity)
+		}
+		if strings.HasPrefix(r.Scenario, "gadget-cancel-") {
+			if len(r.Latencies) == 0 {
+				t.Errorf("%s: no cancel latency", r.Scenario)
+			}
+			for _, rec := range r.Records {
+				if rec.Cancelled == nil || rec.Latency() <= 0 || rec.Completed.Before(*rec.Cancelled) {
+					t.Errorf("%s: record %+v has no cancel-to-completion time", r.Scenario, rec)
+				}
+			}
+		}
+	}
+	for s := range want {
+		t.Errorf("scenario %s did not run", s)
+	}
+}
