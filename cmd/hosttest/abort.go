@@ -22,6 +22,7 @@ func newAbort(g *globals) *cobra.Command {
 		disconnectCmd string
 		connectCmd    string
 		asJSON        bool
+		rf            reportFlags
 	)
 	c := &cobra.Command{
 		Use:   "abort",
@@ -34,7 +35,21 @@ skipped) and disconnect (--disconnect-cmd takes the gadget off the bus while a
 read is in flight, --connect-cmd brings it back; skipped without them).
 After each, the pipe must pass a data check for --function: loopback (round
 trips) or sourcesink (IN pattern, OUT pattern the gadget checks). Exit
-status 1 when any scenario fails.`,
+status 1 when any scenario fails.
+
+--report runs the whole abort matrix against gadgetd's abort personality
+(--function abort): the gadget cancels its queued IN and OUT requests at each
+of --depths and --sizes on the host's vendor request, then host cancels of a
+read and a write, halt and clear-halt of each endpoint, SET_INTERFACE, port
+reset and (with the hooks) disconnect. After each, the gadget's records are
+fetched over USB and checked against the expected Linux 6.1 behaviour
+(io_cancel EINPROGRESS then -ECONNRESET; -ESHUTDOWN when endpoints are
+disabled; a cancel that loses the race says EINVAL; the reverted stable
+patch's 0 + -EINTR is named), and the data is checked after recovery. The
+table shows scenario, expected, observed, cancel-to-completion latency
+p50/p99, integrity and verdict. --expect-override SCENARIO:FIELD=VALUE
+(test only) sets a deliberately wrong expectation to prove a scenario goes
+red.`,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := pf.check(); err != nil {
 				return err
@@ -50,8 +65,23 @@ status 1 when any scenario fails.`,
 			if (disconnectCmd == "") != (connectCmd == "") {
 				return usagef("--disconnect-cmd and --connect-cmd go together")
 			}
+			sizes, overrides, err := rf.check(scenarios, function)
+			if err != nil {
+				return err
+			}
+			if rf.report {
+				ro := host.ReportOptions{Interface: pf.iface, Depths: rf.depths, Sizes: sizes, Overrides: overrides}
+				if disconnectCmd != "" {
+					ro.Disconnect, ro.Connect = shell(disconnectCmd), shell(connectCmd)
+				}
+				ctx, done, d, err := g.open(c)
+				if err != nil {
+					return err
+				}
+				defer done()
+				return runReport(ctx, c.OutOrStdout(), d, ro, asJSON)
+			}
 			var pat host.Pattern
-			var err error
 			if pattern != "" {
 				if pat, err = host.ParsePattern(pattern); err != nil {
 					return usagef("--pattern: %v", err)
@@ -64,6 +94,8 @@ status 1 when any scenario fails.`,
 					pat = host.Pattern{Kind: host.PatternRandom, Seed: 1}
 				}
 				o.Checker = &host.LoopbackChecker{Pattern: pat}
+			case "abort":
+				return usagef("--function abort goes with --report")
 			case "sourcesink":
 				if pattern == "" {
 					return usagef("--function sourcesink needs --pattern: zero for pattern=0, mod63/512 for pattern=1 at high speed")
@@ -118,13 +150,17 @@ status 1 when any scenario fails.`,
 	}
 	pf.add(c)
 	f := c.Flags()
-	f.StringVar(&function, "function", "loopback", "what the gadget runs: loopback or sourcesink")
+	f.StringVar(&function, "function", "loopback", "what the gadget runs: loopback, sourcesink, or abort (gadgetd's, with --report)")
 	f.StringVar(&pattern, "pattern", "", "data pattern (default random for loopback; sourcesink needs zero or mod63/512)")
 	f.StringSliceVar(&scenarios, "scenarios", nil, fmt.Sprintf("scenarios to run, in order (default all: %v)", host.AbortScenarios))
 	f.DurationVar(&cancelAfter, "cancel-after", 50*time.Millisecond, "deadline of a transfer the cancel scenarios abort")
 	f.StringVar(&disconnectCmd, "disconnect-cmd", "", `shell command taking the gadget off the bus, e.g. 'echo > /sys/kernel/config/usb_gadget/g/UDC'`)
 	f.StringVar(&connectCmd, "connect-cmd", "", "shell command bringing it back")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON")
+	f.BoolVar(&rf.report, "report", false, "run the abort matrix against gadgetd's abort personality and print the report")
+	f.IntSliceVar(&rf.depths, "depths", []int{1, 4, 16}, "--report: queue depths of the gadget-cancel scenarios")
+	f.StringVar(&rf.sizes, "sizes", "4K,64K", "--report: request sizes of the gadget-cancel scenarios (multiples of 512)")
+	f.StringArrayVar(&rf.overrides, "expect-override", nil, "--report, test only: SCENARIO:FIELD=VALUE replaces an expectation (FIELD io_cancel, meaning or records; SCENARIO a name or all)")
 	return c
 }
 
