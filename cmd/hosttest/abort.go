@@ -49,7 +49,11 @@ patch's 0 + -EINTR is named), and the data is checked after recovery. The
 table shows scenario, expected, observed, cancel-to-completion latency
 p50/p99, integrity and verdict. --expect-override SCENARIO:FIELD=VALUE
 (test only) sets a deliberately wrong expectation to prove a scenario goes
-red.`,
+red.
+
+--probe runs the part of the matrix that answers, for the running kernel
+and UDC: what io_cancel returns, what cancelled and disabled requests
+complete with, and whether a cancelled request keeps the bytes it had.`,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := pf.check(); err != nil {
 				return err
@@ -69,7 +73,7 @@ red.`,
 			if err != nil {
 				return err
 			}
-			if rf.report {
+			if rf.report || rf.probe {
 				ro := host.ReportOptions{Interface: pf.iface, Depths: rf.depths, Sizes: sizes, Overrides: overrides}
 				if disconnectCmd != "" {
 					ro.Disconnect, ro.Connect = shell(disconnectCmd), shell(connectCmd)
@@ -79,7 +83,7 @@ red.`,
 					return err
 				}
 				defer done()
-				return runReport(ctx, c.OutOrStdout(), d, ro, asJSON)
+				return runReport(ctx, c.OutOrStdout(), d, ro, rf.probe, asJSON)
 			}
 			var pat host.Pattern
 			if pattern != "" {
@@ -158,6 +162,7 @@ red.`,
 	f.StringVar(&connectCmd, "connect-cmd", "", "shell command bringing it back")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON")
 	f.BoolVar(&rf.report, "report", false, "run the abort matrix against gadgetd's abort personality and print the report")
+	f.BoolVar(&rf.probe, "probe", false, "ask the kernel and UDC how aborts behave, through gadgetd's abort personality (a part of --report)")
 	f.IntSliceVar(&rf.depths, "depths", []int{1, 4, 16}, "--report: queue depths of the gadget-cancel scenarios")
 	f.StringVar(&rf.sizes, "sizes", "4K,64K", "--report: request sizes of the gadget-cancel scenarios (multiples of 512)")
 	f.StringArrayVar(&rf.overrides, "expect-override", nil, "--report, test only: SCENARIO:FIELD=VALUE replaces an expectation (FIELD io_cancel, meaning or records; SCENARIO a name or all)")

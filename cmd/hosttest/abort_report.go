@@ -13,6 +13,7 @@ import (
 // reportFlags are abort --report's options.
 type reportFlags struct {
 	report    bool
+	probe     bool
 	depths    []int
 	sizes     string
 	overrides []string
@@ -21,17 +22,20 @@ type reportFlags struct {
 // check validates the flags that go with --report, before the device is
 // opened, and returns the parsed sizes and overrides.
 func (r *reportFlags) check(scenarios []string, function string) ([]int, []abortlog.Override, error) {
-	if !r.report {
+	if r.report && r.probe {
+		return nil, nil, usagef("--report and --probe: choose one")
+	}
+	if !r.report && !r.probe {
 		if len(r.overrides) > 0 {
 			return nil, nil, usagef("--expect-override goes with --report")
 		}
 		return nil, nil, nil
 	}
 	if len(scenarios) > 0 {
-		return nil, nil, usagef("--scenarios does not go with --report (it runs the whole matrix)")
+		return nil, nil, usagef("--scenarios does not go with --report or --probe (they run their own)")
 	}
 	if function != "abort" {
-		return nil, nil, usagef("--report needs --function abort (gadgetd's abort personality)")
+		return nil, nil, usagef("--report and --probe need --function abort (gadgetd's abort personality)")
 	}
 	for _, d := range r.depths {
 		if d < 1 {
@@ -58,9 +62,10 @@ func (r *reportFlags) check(scenarios []string, function string) ([]int, []abort
 	return sizes, ovs, nil
 }
 
-// runReport runs the matrix and prints the table (or JSON). A scenario
-// that fails makes it a check failure.
-func runReport(ctx context.Context, out io.Writer, d *host.Device, o host.ReportOptions, asJSON bool) error {
+// runReport runs the matrix (or the probe's part of it, printing the
+// findings first) and prints the table (or JSON). A scenario that fails
+// makes it a check failure.
+func runReport(ctx context.Context, out io.Writer, d *host.Device, o host.ReportOptions, probe, asJSON bool) error {
 	p, err := d.Claim(o.Interface, 0)
 	if err != nil {
 		return err
@@ -70,15 +75,36 @@ func runReport(ctx context.Context, out io.Writer, d *host.Device, o host.Report
 		return err
 	}
 	o.Checker = &host.SourceSinkChecker{Pattern: pat}
-	rows, err := host.AbortReport(ctx, d, o)
+	var rows []abortlog.Row
+	var findings []host.Finding
+	if probe {
+		findings, rows, err = host.AbortProbe(ctx, d, o)
+	} else {
+		rows, err = host.AbortReport(ctx, d, o)
+	}
 	if asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(rows); jerr != nil {
+		doc := any(rows)
+		if probe {
+			doc = struct {
+				Findings []host.Finding `json:"findings"`
+				Rows     []abortlog.Row `json:"scenarios"`
+			}{findings, rows}
+		}
+		if jerr := enc.Encode(doc); jerr != nil {
 			return jerr
 		}
-	} else if werr := abortlog.WriteTable(out, rows); werr != nil {
-		return werr
+	} else {
+		for _, f := range findings {
+			fmt.Fprintf(out, "%s: %s\n", f.Question, f.Answer)
+		}
+		if probe {
+			fmt.Fprintln(out)
+		}
+		if werr := abortlog.WriteTable(out, rows); werr != nil {
+			return werr
+		}
 	}
 	if err != nil {
 		return err

@@ -12,8 +12,10 @@ func TestAbortReportUsage(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"abort", "--function", "abort"}, "--function abort goes with --report"},
-		{[]string{"abort", "--report"}, "--report needs --function abort"},
-		{[]string{"abort", "--report", "--function", "abort", "--scenarios", "reset"}, "--scenarios does not go with --report"},
+		{[]string{"abort", "--report"}, "--report and --probe need --function abort"},
+		{[]string{"abort", "--probe"}, "--report and --probe need --function abort"},
+		{[]string{"abort", "--probe", "--report", "--function", "abort"}, "choose one"},
+		{[]string{"abort", "--report", "--function", "abort", "--scenarios", "reset"}, "--scenarios does not go with --report or --probe"},
 		{[]string{"abort", "--report", "--function", "abort", "--depths", "0"}, "--depths: 0 is not a queue depth"},
 		{[]string{"abort", "--report", "--function", "abort", "--sizes", "1000"}, "--sizes: 1000 is not a positive multiple of 512"},
 		{[]string{"abort", "--report", "--function", "abort", "--sizes", "4Q"}, "--sizes: size"},

@@ -79,8 +79,9 @@ func (o Outcome) OK() bool { return len(o.Diffs) == 0 }
 
 // Check compares the records of one scenario with e. A cancel that lost
 // the race (io_cancel EINVAL or none, the transfer's own bytes) is
-// accepted and noted; the reverted stable patch's shape is a named
-// deviation.
+// accepted and noted, and so is a request resubmitted just after its
+// endpoint was disabled (-EAGAIN where -ESHUTDOWN is expected); the
+// reverted stable patch's shape is a named deviation.
 func Check(e Expectation, recs []Record) Outcome {
 	var o Outcome
 	type key struct{ ioc, meaning string }
@@ -114,6 +115,8 @@ func Check(e Expectation, recs []Record) Outcome {
 		case k.ioc == e.IOCancel && k.meaning == e.Meaning:
 		case e.IOCancel != "" && (k.ioc == "EINVAL" || k.ioc == "none") && k.meaning == "bytes":
 			o.Notes = append(o.Notes, fmt.Sprintf("%d cancels lost the race (the transfer completed first)", n))
+		case e.Meaning == "ESHUTDOWN" && k.ioc == "" && k.meaning == "EAGAIN":
+			o.Notes = append(o.Notes, fmt.Sprintf("%d requests submitted after the endpoint was disabled completed at once with -EAGAIN (O_NONBLOCK)", n))
 		case e.IOCancel == "EINPROGRESS" && k.ioc == "0" && k.meaning == "EINTR":
 			o.Diffs = append(o.Diffs, fmt.Sprintf("%d of %d records: %s", n, len(recs), DevRevertedPatch))
 		default:

@@ -35,6 +35,7 @@ func TestCheck(t *testing.T) {
 		{"shutdown instead", cancel, recs(ok, ok, [2]string{"EINPROGRESS", "ESHUTDOWN"}),
 			[]string{"expected io_cancel EINPROGRESS then -ECONNRESET, observed io_cancel EINPROGRESS then -ESHUTDOWN on 1 of 3 records"}, 0, ""},
 		{"disconnect", Expected[KindShutdown], recs([2]string{"", "ESHUTDOWN"}), nil, 0, "1 x -ESHUTDOWN"},
+		{"disconnect racing a resubmit", Expected[KindShutdown], recs([2]string{"", "ESHUTDOWN"}, [2]string{"", "EAGAIN"}), nil, 1, ""},
 		{"disconnect without records", Expected[KindShutdown], nil, []string{"expected gadget records, observed none"}, 0, "no gadget record"},
 		{"host only", Expected[KindHostOnly], nil, nil, 0, "no gadget record"},
 		{"host only, gadget failed", Expected[KindHostOnly], recs([2]string{"", "ESHUTDOWN"}), []string{"expected 0 records, observed 1"}, 0, "1 x -ESHUTDOWN"},

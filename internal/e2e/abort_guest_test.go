@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,7 +49,7 @@ func TestAbortReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]bool{"host-cancel-read": true, "host-cancel-write": true, "halt-in": true, "halt-out": true,
-		"set-interface": true, "reset": true, "disconnect": true}
+		"set-interface": true, "reset": true, "disconnect": true, host.AbortPartialOut: true}
 	for _, dir := range []string{"in", "out"} {
 		for _, dep := range []string{"1", "4", "16"} {
 			for _, size := range []string{"4k", "64k"} {
@@ -83,5 +84,39 @@ func TestAbortReport(t *testing.T) {
 	}
 	for s := range want {
 		t.Errorf("scenario %s did not run", s)
+	}
+}
+
+// TestAbortProbe asks the guest's kernel (Debian 6.1, dummy_hcd) how aborts
+// behave, and checks the answers are the ones the kernel documents.
+func TestAbortProbe(t *testing.T) {
+	_, d, p, _ := serve(t, "abort.yaml", 0)
+	pat, err := host.ParsePattern(fmt.Sprintf("mod63/%d", p.MaxPacket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	findings, rows, err := host.AbortProbe(ctx, d, host.ReportOptions{Checker: &host.SourceSinkChecker{Pattern: pat}})
+	for _, f := range findings {
+		t.Logf("%s: %s", f.Question, f.Answer)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(host.ProbeScenarios) {
+		t.Errorf("%d scenarios ran, want %v", len(rows), host.ProbeScenarios)
+	}
+	// One answer each (no "; "): every record agreed.
+	want := []string{"EINPROGRESS (mainline) (", "-ECONNRESET (-104) (", "-ESHUTDOWN (-108) (", "",
+		fmt.Sprintf("no: res -ECONNRESET (-104) after the host wrote %d bytes into it (1 of 1)", 2*p.MaxPacket)}
+	if len(findings) != len(want) {
+		t.Fatalf("%d findings, want %d", len(findings), len(want))
+	}
+	for i, w := range want {
+		a := findings[i].Answer
+		if !strings.HasPrefix(a, w) || (w != "" && strings.Contains(a, "; ")) {
+			t.Errorf("%s: %q, want one answer starting %q", findings[i].Question, a, w)
+		}
 	}
 }

@@ -6,12 +6,18 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/gousb"
 
 	"github.com/gadgetkit/gadgetkit/internal/abortlog"
 )
+
+// AbortPartialOut is the report's scenario where the host writes two full
+// packets into a queued OUT request and the gadget then cancels it: does
+// the partial byte count survive the cancel?
+const AbortPartialOut = "partial-out-cancel"
 
 // Vendor requests to gadgetd's abort personality (abortlog.Request*).
 const (
@@ -111,9 +117,10 @@ func firstSeq(recs []abortlog.Record) any {
 	return recs[0].Seq
 }
 
-// collect fetches records from seq on until want of them are there (want
-// < 0: until none has come for quiet), or timeout passes.
-func (g AbortGadget) collect(ctx context.Context, seq uint64, want int, quiet, timeout time.Duration) ([]abortlog.Record, error) {
+// collect fetches the records from seq on that keep accepts (nil: all)
+// until want of them are there (want < 0: until none has come for quiet),
+// or timeout passes.
+func (g AbortGadget) collect(ctx context.Context, seq uint64, keep func(abortlog.Record) bool, want int, quiet, timeout time.Duration) ([]abortlog.Record, error) {
 	deadline := time.Now().Add(timeout)
 	var recs []abortlog.Record
 	last, lastChange := -1, time.Now()
@@ -122,7 +129,12 @@ func (g AbortGadget) collect(ctx context.Context, seq uint64, want int, quiet, t
 		if err != nil {
 			return got, err
 		}
-		recs = got
+		recs = recs[:0]
+		for _, r := range got {
+			if keep == nil || keep(r) {
+				recs = append(recs, r)
+			}
+		}
 		if len(recs) != last {
 			last, lastChange = len(recs), time.Now()
 		}
@@ -157,6 +169,9 @@ type ReportOptions struct {
 	// Overrides replace expectations: the test-only way to show a wrong
 	// one turns its scenario red.
 	Overrides []abortlog.Override
+	// Only runs just the scenarios named (nil: all); ProbeScenarios are
+	// the ones AbortProbe needs.
+	Only []string
 }
 
 // AbortReport runs the scenario matrix against gadgetd's abort
@@ -189,10 +204,14 @@ func AbortReport(ctx context.Context, d *Device, o ReportOptions) ([]abortlog.Ro
 		return nil, d.Classify(err)
 	}
 	var rows []abortlog.Row
+	hostBytes := 0 // set by a scenario that moves data into the requests it cancels
 	// run provokes one scenario and fills its row. provoke returns the
 	// host-side latencies (when the gadget records have none) and how
 	// many records to wait for (-1: until they stop coming).
 	run := func(name, kind string, provoke func() (lat []time.Duration, want int, err error)) error {
+		if o.Only != nil && !slices.Contains(o.Only, name) {
+			return nil
+		}
 		e := abortlog.Expected[kind]
 		row := abortlog.Row{Scenario: name}
 		seq, err := g.Next()
@@ -208,16 +227,19 @@ func AbortReport(ctx context.Context, d *Device, o ReportOptions) ([]abortlog.Ro
 		if perr != nil {
 			row.Diffs = append(row.Diffs, "provoking it failed: "+d.Classify(perr).Error())
 		}
-		quiet := 300 * time.Millisecond
-		recs, err := g.collect(ctx, seq, want, quiet, 3*time.Second)
+		var keep func(abortlog.Record) bool
+		if kind == abortlog.KindGadgetCancel {
+			// Not the reshape's cancels before the scenario's own.
+			keep = func(r abortlog.Record) bool { return r.Policy == "host" }
+		}
+		recs, err := g.collect(ctx, seq, keep, want, 300*time.Millisecond, 3*time.Second)
 		if err != nil {
 			return err
 		}
 		if kind == abortlog.KindGadgetCancel {
-			recs = onlyPolicy(recs, "host")
 			for i := range recs {
-				zero := int64(0) // the host had no transfer on the endpoint
-				recs[i].HostBytes = &zero
+				hb := int64(hostBytes) // what the host moved on the endpoint meanwhile
+				recs[i].HostBytes = &hb
 				lat = append(lat, recs[i].Latency())
 			}
 		}
@@ -255,6 +277,30 @@ func AbortReport(ctx context.Context, d *Device, o ReportOptions) ([]abortlog.Ro
 				}
 			}
 		}
+		if ep.dir == "out" {
+			// Two full packets and no short one: the request has them
+			// but stays queued; then the gadget cancels it.
+			err := run(AbortPartialOut, abortlog.KindGadgetCancel, func() ([]time.Duration, int, error) {
+				if err := g.Shape(ep.addr, 1, 64<<10); err != nil {
+					return nil, 1, err
+				}
+				time.Sleep(50 * time.Millisecond)
+				buf := make([]byte, 2*p.MaxPacket)
+				if sc, ok := o.Checker.(*SourceSinkChecker); ok {
+					sc.Pattern.Fill(buf, 0)
+				}
+				n, err := p.Out.WriteContext(ctx, buf)
+				hostBytes = n
+				if err != nil {
+					return nil, 1, err
+				}
+				return nil, 1, g.Cancel(ep.addr)
+			})
+			hostBytes = 0
+			if err != nil {
+				return rows, err
+			}
+		}
 		if err := g.Shape(ep.addr, 0, 0); err != nil {
 			return rows, err
 		}
@@ -263,7 +309,7 @@ func AbortReport(ctx context.Context, d *Device, o ReportOptions) ([]abortlog.Ro
 		if err != nil {
 			return rows, err
 		}
-		if _, err := g.collect(ctx, seq, -1, 200*time.Millisecond, 3*time.Second); err != nil {
+		if _, err := g.collect(ctx, seq, nil, -1, 200*time.Millisecond, 3*time.Second); err != nil {
 			return rows, err
 		}
 	}
@@ -351,14 +397,4 @@ func AbortReport(ctx context.Context, d *Device, o ReportOptions) ([]abortlog.Ro
 		}
 	}
 	return rows, g.Policies(true)
-}
-
-func onlyPolicy(recs []abortlog.Record, policy string) []abortlog.Record {
-	var out []abortlog.Record
-	for _, r := range recs {
-		if r.Policy == policy {
-			out = append(out, r)
-		}
-	}
-	return out
 }
