@@ -49,7 +49,9 @@ func WriteMarkdown(w io.Writer, r *Run, h Host) error {
 	p("Everything runs in one QEMU TCG guest on the same dummy_hcd (high speed), with the same host driver\n")
 	p("(`hosttest bench`, libusb) for every implementation. The emulated CPU is the bottleneck, so absolute figures\n")
 	p("say little about real hardware; the ratios compare gadgetd with the kernel at the same point of the same run.\n")
-	p("Other engineers' guests may have loaded the machine during the run: see the load averages above.\n\n")
+	p("Other engineers' guests may have loaded the machine during the run: see the load averages above.\n")
+	p("Per-process CPU times come from the scheduler's runtime accounting; the guest-wide busy time (`guest` columns) is\n")
+	p("counted in ticks, which a starved TCG guest loses or bunches, so read it as a rough figure.\n\n")
 
 	p("## Goals\n\n| goal | measured | met |\n|---|---|---|\n")
 	for _, dir := range []string{"in", "out", "both"} {
@@ -78,6 +80,15 @@ func WriteMarkdown(w io.Writer, r *Run, h Host) error {
 		}
 	}
 	p("\n")
+	for _, dir := range []string{"in", "out"} {
+		if q, ok := Find(urs, GadgetdSourceSink, dir, GoalSize, GoalFlight); ok && q.Got.GadgetCPU > 0 {
+			g := q.Got
+			p("Where gadgetd's time goes at 64K x %d %s under usbtest: %.1f ms of its own CPU per MiB, %.0f%% of it in kernel\n",
+				GoalFlight, dir, g.PerMiB(g.GadgetCPU), 100*g.GadgetSysCPU/g.GadgetCPU)
+			p("mode (io_submit, which copies IN data into f_fs's bounce buffer, and the other syscalls), plus %.1f ms in kworkers;\n", g.PerMiB(g.KworkerCPU))
+			p("at %.1f MB/s that is %.0f%% of one vCPU for the process.\n\n", g.MBps(), 100*div(g.GadgetCPU, g.Seconds))
+		}
+	}
 
 	if h.SVG != "" {
 		p("## Throughput against request size\n\n![MB/s against request size: kernel solid, gadgetd dashed, one colour per transfers in flight](%s)\n\n", h.SVG)

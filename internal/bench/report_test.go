@@ -188,6 +188,9 @@ func TestWriteMarkdown(t *testing.T) {
 		"| pairs | 4 | 64K | 8 | 80.0 | 50% | 12 | 1 | 7 | 40.0 MiB |  |",
 		`bench: bind: no endpoint \| left`,
 		"- scale: something was not measured",
+		// usbtest 64K x 8 in: 0.25 s over 1 s and 100 MiB.
+		"64K x 8 in under usbtest: 2.5 ms of its own CPU per MiB, 80% of it in kernel",
+		"at 180.0 MB/s that is 25% of one vCPU for the process.",
 		// Host CPU shares of the 9 sampled points: 0 x4, .5, .6, .75, .8, .9.
 		"median of 50% of one vCPU during its timed runs (9 points)",
 		// 512 x1: gadgetd's CPU could not be sampled, its throughput counts.
@@ -195,7 +198,7 @@ func TestWriteMarkdown(t *testing.T) {
 		"`?`: too few CPU samples",
 		// usbtest: its own table, without the host column, and a goal row.
 		"## gadgetd against the kernel with the kernel's usbtest as the host",
-		"| sourcesink | in | 64K | 8 | 200.0 | 180.0 | 0.90 | 2.5 (0.0) | 0.0 / 0.0 | 5.0 / 10.0 | 2.00 | - |",
+		"| sourcesink | in | 64K | 8 | 200.0 | 180.0 | 0.90 | 2.5 (2.0) | 0.0 / 0.0 | 5.0 / 10.0 | 2.00 | - |",
 		"| the same, host = kernel usbtest (test 28), in | 0.90x (180.0 vs 200.0 MB/s) | yes |",
 		"| kernel-sourcesink | out | 64K | 8 | usbtest test 27: fail: broken pipe |",
 	} {
