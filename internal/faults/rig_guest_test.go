@@ -148,7 +148,7 @@ func (r *rig) check(what string) int {
 	sizes := r.streamSizes()
 	n, err := r.stream(sizes)
 	if err != nil {
-		r.t.Fatalf("%s: checked stream: %v", what, err)
+		r.t.Fatalf("%s: checked stream: %v; gadget status %+v", what, err, r.g.Status().Functions[0])
 	}
 	return n
 }

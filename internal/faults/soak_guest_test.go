@@ -10,6 +10,7 @@ import (
 var (
 	soakFor  = flag.Duration("soak", 0, "TestSoak: inject random faults for this long (0 skips it); see scripts/soak.sh")
 	soakSeed = flag.Uint64("soak.seed", 0, "TestSoak: seed of the fault sequence (0: from the clock, printed)")
+	soakOnly = flag.String("soak.only", "", "TestSoak: inject only the matrix fault of this name")
 )
 
 // TestSoak injects faults of the matrix in a random order for -soak, each
@@ -26,6 +27,18 @@ func TestSoak(t *testing.T) {
 	}
 	t.Logf("soak: seed %d for %v (replay with -soak.seed %d)", seed, *soakFor, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
+	faults := matrix
+	if *soakOnly != "" {
+		faults = nil
+		for _, f := range matrix {
+			if f.name == *soakOnly {
+				faults = append(faults, f)
+			}
+		}
+		if faults == nil {
+			t.Fatalf("-soak.only %q: no such fault in the matrix", *soakOnly)
+		}
+	}
 	r := start(t, "loopback.yaml")
 	verified := r.check("before the soak")
 	counts := map[string]int{}
@@ -33,7 +46,7 @@ func TestSoak(t *testing.T) {
 	deadline := time.Now().Add(*soakFor)
 	n := 0
 	for time.Now().Before(deadline) {
-		f := matrix[rng.IntN(len(matrix))]
+		f := faults[rng.IntN(len(faults))]
 		r.fill()
 		f.inject(t, r)
 		verified += r.check(f.name)
