@@ -75,6 +75,9 @@ func UsbtestSweep(ctx context.Context, o UsbtestOptions) []Point {
 	return points
 }
 
+// maxUsbtestTransfers bounds one usbtest point.
+const maxUsbtestTransfers = 2048
+
 // usbtestPoint runs test 27 (out) or 28 (in) once; CPU counters are read
 // just before and after the ioctl, which has no start-up cost to exclude.
 func usbtestPoint(ctx context.Context, c *usbtest.Conn, srv *Server, p Point, bytes int) Point {
@@ -82,8 +85,11 @@ func usbtestPoint(ctx context.Context, c *usbtest.Conn, srv *Server, p Point, by
 	if p.Dir == "in" {
 		test = 28
 	}
-	// Each iteration of tests 27 and 28 is InFlight transfers.
-	iters := max(bytes/(p.RequestSize*p.InFlight), 2)
+	// Each iteration of tests 27 and 28 is InFlight transfers. The ioctl
+	// cannot be interrupted: at most maxUsbtestTransfers keep small
+	// requests to seconds.
+	transfers := min(bytes/p.RequestSize, maxUsbtestTransfers)
+	iters := max(transfers/p.InFlight, 2)
 	kworkers := KworkerStats()
 	before, err := sample(srv.PID, 0, kworkers)
 	if err != nil {
