@@ -260,7 +260,10 @@ func (a *aborter) serveEP(parent, ctx context.Context, ep *ffs.EP, st *epStats) 
 	a.mu.Unlock()
 	defer func() {
 		a.mu.Lock()
-		delete(a.cmds, ep.Name())
+		// A new session may have taken the name while this one drained.
+		if a.cmds[ep.Name()] == cmds {
+			delete(a.cmds, ep.Name())
+		}
 		a.mu.Unlock()
 	}()
 

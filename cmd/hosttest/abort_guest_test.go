@@ -1,0 +1,82 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gadgetkit/gadgetkit/gadget"
+	"github.com/gadgetkit/gadgetkit/internal/config"
+	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+)
+
+// abortGadget serves configs/abort.yaml with gadgetd's gadget package and
+// waits until the host has enumerated it.
+func abortGadget(t *testing.T) (*gadget.Gadget, *config.Config) {
+	t.Helper()
+	guest.Require(t)
+	path := filepath.Join("..", "..", "configs", "abort.yaml")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(path, f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.StatusSocket = ""
+	cfg.Functions[0].FunctionFS.Personality.Abort.Records = ""
+	g, err := gadget.Start(cfg, gadget.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := g.Close(); err != nil {
+			t.Errorf("gadget teardown: %v", err)
+		}
+	})
+	if _, err := guest.WaitHostDevice(cfg.Gadget.Strings[0].Serial, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return g, cfg
+}
+
+// The whole matrix from one command, every scenario passing; the same
+// with a deliberately wrong expectation exits 1 and names the difference.
+func TestGuestCLIAbortReport(t *testing.T) {
+	g, cfg := abortGadget(t)
+	attr := filepath.Join("/sys/kernel/config/usb_gadget", cfg.Gadget.Name, "UDC")
+	args := []string{"--serial", cfg.Gadget.Strings[0].Serial, "--timeout", "3m", "abort", "--report", "--function", "abort",
+		"--disconnect-cmd", "echo > " + attr, "--connect-cmd", "echo " + g.UDC() + " > " + attr}
+	code, stdout, stderr := runArgs(t, args...)
+	t.Logf("hosttest abort --report:\n%s%s", stdout, stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d, want %d", code, exitOK)
+	}
+	for _, s := range []string{"gadget-cancel-in-d16-64k", "partial-out-cancel", "host-cancel-read", "halt-out", "set-interface", "reset", "disconnect"} {
+		if !strings.Contains(stdout, s) {
+			t.Errorf("report lacks scenario %s", s)
+		}
+	}
+	if strings.Contains(stdout, "FAIL") {
+		t.Errorf("a scenario failed")
+	}
+
+	code, stdout, stderr = runArgs(t, "--serial", cfg.Gadget.Strings[0].Serial, "--timeout", "1m", "abort", "--report",
+		"--function", "abort", "--depths", "2", "--sizes", "4K", "--expect-override", "gadget-cancel-in-d2-4k:io_cancel=0")
+	t.Logf("with a wrong expectation:\n%s%s", stdout, stderr)
+	want := "FAIL gadget-cancel-in-d2-4k: expected io_cancel 0 then -ECONNRESET, observed io_cancel EINPROGRESS then -ECONNRESET on 2 of 2 records"
+	if code != exitCheck || !strings.Contains(stdout, want) || strings.Count(stdout, "FAIL ") != 1 {
+		t.Errorf("exit %d; want %d and exactly one failure: %q", code, exitCheck, want)
+	}
+
+	code, stdout, stderr = runArgs(t, "--serial", cfg.Gadget.Strings[0].Serial, "--timeout", "1m", "abort", "--probe", "--function", "abort")
+	t.Logf("hosttest abort --probe:\n%s%s", stdout, stderr)
+	if code != exitOK || !strings.Contains(stdout, "io_cancel on a queued request returns: EINPROGRESS (mainline)") ||
+		!strings.Contains(stdout, "partial bytes survive a cancel: no: res -ECONNRESET") {
+		t.Errorf("probe: exit %d", code)
+	}
+}
