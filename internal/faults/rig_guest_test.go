@@ -113,7 +113,8 @@ func (r *rig) reopen() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if r.d == nil {
-		d, err := host.Open(ctx, host.Options{Selector: host.Selector{Serial: r.serial}, ControlTimeout: 2 * time.Second})
+		// A Linux host waits 5 s for a control transfer (USB_CTRL_GET_TIMEOUT).
+		d, err := host.Open(ctx, host.Options{Selector: host.Selector{Serial: r.serial}, ControlTimeout: 5 * time.Second})
 		if err != nil {
 			r.t.Fatal(err)
 		}
