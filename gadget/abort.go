@@ -295,6 +295,15 @@ func (a *aborter) serveEP(parent, ctx context.Context, ep *ffs.EP, st *epStats) 
 		f.rec.Cancelled, f.rec.Policy, f.deadline = &now, policy, time.Time{}
 		f.cancel()
 	}
+	// policyCancel cancels request i for a policy unless the policies are
+	// paused or have made their count of cancels.
+	policyCancel := func(i int, policy string, now time.Time) {
+		if a.paused.Load() || (a.opts.Count > 0 && a.policyCancels.Add(1) > int64(a.opts.Count)) {
+			fl[i].deadline = time.Time{}
+			return
+		}
+		cancelReq(i, policy, now)
+	}
 	cancelAll := func(policy string) {
 		now := time.Now()
 		for _, i := range order {
@@ -373,11 +382,6 @@ func (a *aborter) serveEP(parent, ctx context.Context, ep *ffs.EP, st *epStats) 
 			rec.IOCancel = abortlog.CancelAnswer(r.CancelErrno(), rec.Res)
 			rec.LatencyNS = int64(c.at.Sub(*rec.Cancelled))
 			a.stats.record(outcome(c.err), rec.IOCancel, c.at.Sub(*rec.Cancelled))
-			switch rec.Policy {
-			case "host", "reshape", "teardown":
-			default:
-				a.policyCancels.Add(1)
-			}
 		}
 		a.recs.Add(rec)
 		a.log.Debug("abort", "ep", ep.Name(), "policy", rec.Policy, "io_cancel", rec.IOCancel,
@@ -438,16 +442,16 @@ func (a *aborter) serveEP(parent, ctx context.Context, ep *ffs.EP, st *epStats) 
 				return c.err
 			}
 			for _, p := range pols {
-				if p.AfterBytes > 0 && bytesSince >= p.AfterBytes && len(order) > 0 && policyAllowed() {
+				if p.AfterBytes > 0 && bytesSince >= p.AfterBytes && len(order) > 0 {
 					bytesSince = 0
-					cancelReq(order[0], "after_bytes", time.Now())
+					policyCancel(order[0], "after_bytes", time.Now())
 				}
 			}
 		case <-timer.C:
 			now := time.Now()
 			for _, i := range order {
 				if d := fl[i].deadline; !d.IsZero() && !d.After(now) {
-					cancelReq(i, fl[i].policy, now)
+					policyCancel(i, fl[i].policy, now)
 				}
 			}
 		case cmd := <-cmds:

@@ -15,8 +15,9 @@ import (
 // startAbort serves configs/abort.yaml with the given policies and the
 // records file in a temporary directory, with no host transfers: every
 // request stays queued until a policy cancels it, so the cancels follow
-// from the policy alone. It returns once the records stop coming.
-func startAbort(t *testing.T, pols []config.CancelPolicy) (*Gadget, *config.Config, []abortlog.Record) {
+// from the policy alone. It returns the records once there are want per
+// endpoint (or after 20 s), and half a second more has added none.
+func startAbort(t *testing.T, pols []config.CancelPolicy, want func(ep string) int) (*Gadget, *config.Config, []abortlog.Record) {
 	t.Helper()
 	guest.Require(t)
 	cfg, _ := loadConfig(t, "abort.yaml")
@@ -27,18 +28,20 @@ func startAbort(t *testing.T, pols []config.CancelPolicy) (*Gadget, *config.Conf
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs []abortlog.Record
-	last, stable := -1, time.Now()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		recs = g.funcs[0].aborts.recs.Since(0)
-		if len(recs) != last {
-			last, stable = len(recs), time.Now()
+	reached := func() bool {
+		got := byEndpoint(g.funcs[0].aborts.recs.Since(0))
+		for _, ep := range cfg.Functions[0].FunctionFS.Interfaces[0].Endpoints {
+			if len(got[ep.Address.String()]) < want(ep.Address.String()) {
+				return false
+			}
 		}
-		if len(recs) > 0 && time.Since(stable) > 500*time.Millisecond {
-			break
-		}
+		return true
 	}
-	return g, cfg, recs
+	for deadline := time.Now().Add(20 * time.Second); !reached() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	return g, cfg, g.funcs[0].aborts.recs.Since(0)
 }
 
 func byEndpoint(recs []abortlog.Record) map[string][]abortlog.Record {
@@ -54,8 +57,11 @@ func byEndpoint(recs []abortlog.Record) map[string][]abortlog.Record {
 // endpoint, each a mainline io_cancel then -ECONNRESET. The records file
 // written at exit holds the same records.
 func TestAbortEvery(t *testing.T) {
-	g, cfg, recs := startAbort(t, []config.CancelPolicy{{Every: 2, After: time.Millisecond}})
-	depth := cfg.Functions[0].FunctionFS.Personality.QueueDepth
+	depth := 16 // configs/abort.yaml's queue_depth
+	g, cfg, recs := startAbort(t, []config.CancelPolicy{{Every: 2, After: time.Millisecond}}, func(string) int { return depth - 1 })
+	if d := cfg.Functions[0].FunctionFS.Personality.QueueDepth; d != depth {
+		t.Fatalf("configs/abort.yaml has queue_depth %d; this test plays out %d", d, depth)
+	}
 	for ep, rs := range byEndpoint(recs) {
 		if len(rs) != depth-1 {
 			t.Errorf("%s: %d records, want %d", ep, len(rs), depth-1)
@@ -103,21 +109,26 @@ func TestAbortEvery(t *testing.T) {
 // queue is played out here.
 func TestAbortRandomIsRepeatable(t *testing.T) {
 	const p, seed = 0.5, 7
-	g, cfg, recs := startAbort(t, []config.CancelPolicy{{Probability: p, Seed: seed}})
-	defer g.Close()
+	cfg, _ := loadConfig(t, "abort.yaml")
 	depth := cfg.Functions[0].FunctionFS.Personality.QueueDepth
-	got := byEndpoint(recs)
+	want := map[string]int{}
 	for _, ep := range cfg.Functions[0].FunctionFS.Interfaces[0].Endpoints {
 		rng := rand.New(rand.NewPCG(seed, uint64(ep.Address)))
-		want := 0
+		n := 0
 		for pending := depth; pending > 0; pending-- {
 			if rng.Float64() < p {
-				want++
+				n++
 				pending++ // the cancelled request is submitted again
 			}
 		}
-		if len(got[ep.Address.String()]) != want {
-			t.Errorf("%s: %d cancels, want %d from seed %d", ep.Address, len(got[ep.Address.String()]), want, seed)
+		want[ep.Address.String()] = n
+	}
+	g, cfg, recs := startAbort(t, []config.CancelPolicy{{Probability: p, Seed: seed}}, func(ep string) int { return want[ep] })
+	defer g.Close()
+	got := byEndpoint(recs)
+	for _, ep := range cfg.Functions[0].FunctionFS.Interfaces[0].Endpoints {
+		if n := len(got[ep.Address.String()]); n != want[ep.Address.String()] || n == 0 {
+			t.Errorf("%s: %d cancels, want %d (>0) from seed %d", ep.Address, n, want[ep.Address.String()], seed)
 		}
 		for _, r := range got[ep.Address.String()] {
 			if r.Policy != "random" || r.Meaning != "ECONNRESET" {
