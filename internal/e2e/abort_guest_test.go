@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gadgetkit/gadgetkit/gadget"
 	"github.com/gadgetkit/gadgetkit/internal/abortlog"
+	"github.com/gadgetkit/gadgetkit/internal/config"
 	"github.com/gadgetkit/gadgetkit/internal/host"
+	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
 )
 
 // TestAbortReport runs hosttest's abort matrix against configs/abort.yaml:
@@ -118,5 +121,77 @@ func TestAbortProbe(t *testing.T) {
 		if !strings.HasPrefix(a, w) || (w != "" && strings.Contains(a, "; ")) {
 			t.Errorf("%s: %q, want one answer starting %q", findings[i].Question, a, w)
 		}
+	}
+}
+
+// TestAbortAfterBytes: with "cancel the oldest IN request every 256 KiB",
+// a host reading 4 MiB sees the gadget cancel its requests in flight as it
+// goes, about 16 times, and every byte it reads still follows the pattern.
+func TestAbortAfterBytes(t *testing.T) {
+	guest.Require(t)
+	path := filepath.Join("..", "..", "configs", "abort.yaml")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(path, f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.StatusSocket = ""
+	a := cfg.Functions[0].FunctionFS.Personality.Abort
+	a.Records, a.Count = "", 0
+	a.Policies = []config.CancelPolicy{{Endpoint: "ep1in", AfterBytes: 256 << 10}}
+	g, err := gadget.Start(cfg, gadget.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, err := host.Open(ctx, host.Options{Selector: host.Selector{Serial: cfg.Gadget.Strings[0].Serial}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	p, err := d.Claim(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pat, err := host.ParsePattern(fmt.Sprintf("mod63/%d", p.MaxPacket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	var total int64
+	for total < 4<<20 {
+		n, err := p.In.ReadContext(ctx, buf)
+		if cerr := pat.Check(buf[:n], total); cerr != nil {
+			t.Fatalf("after %d bytes: %v", total, cerr)
+		}
+		total += int64(n)
+		if err != nil {
+			t.Fatalf("read after %d bytes: %v", total, err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	var cancels, raced int
+	for _, r := range g.Status().Functions[0].AbortRecords {
+		switch {
+		case r.Policy != "after_bytes" || r.Address != "ep1in":
+			t.Errorf("record %+v: want only after_bytes cancels on ep1in", r)
+		case r.Meaning == "ECONNRESET" && r.IOCancel == "EINPROGRESS":
+			cancels++
+		case r.Meaning == "bytes" && (r.IOCancel == "EINVAL" || r.IOCancel == "none"):
+			raced++
+		default:
+			t.Errorf("record %+v: neither a cancel nor a lost race", r)
+		}
+	}
+	t.Logf("%d bytes read; %d requests cancelled, %d cancels lost the race", total, cancels, raced)
+	// 4 MiB / 256 KiB = 16 triggers, give or take the reads' granularity.
+	if n := cancels + raced; n < 8 || n > 18 {
+		t.Errorf("%d after_bytes cancels for %d bytes, want about 16", n, total)
 	}
 }
