@@ -3,7 +3,8 @@
 # dummy_hcd, in one QEMU guest, with the same host driver (hosttest bench).
 #
 #   ./scripts/bench.sh           quick grid: 4 request sizes x 3 depths
-#   ./scripts/bench.sh --full    6 request sizes x 5 depths
+#                                (7-8 minutes on a 2-core host at load 5)
+#   ./scripts/bench.sh --full    6 request sizes x 4 depths (about twice that)
 #
 # Any other arguments go to `benchguest run` (see `bin/benchguest run --help`).
 # It builds bin/gadgetd, bin/benchguest (static) and bin/hosttest (cgo,
@@ -40,7 +41,7 @@ chmod +x "$guest"
 
 rm -f "$OUT/results.json"
 start=$(date +%s)
-bin/vmtest run -v --timeout 25m --mem 2048 --udcs 4 --module usbtest \
+bin/vmtest run -v --timeout 40m --mem 2048 --udcs 4 --module usbtest \
 	--bin bin/benchguest --bin bin/gadgetd --bin bin/hosttest \
 	--out "$OUT" -- "$guest" "$@"
 echo "bench: the guest run took $(($(date +%s) - start))s"
