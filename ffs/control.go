@@ -136,17 +136,17 @@ func (c *Control) kernelErr(stage string, err error) error {
 
 // ep0io reads or writes ep0 once. f_fs waits in the kernel for a control
 // data or status stage whatever O_NONBLOCK says, so this does not park on
-// the poller; it goes through SyscallConn so the fd stays non-blocking.
+// the poller; it goes through SyscallConn's Control, not Read, so that the
+// read deadline Run keeps on ep0 cannot fail an answer.
 func (f *Function) ep0io(p []byte, read bool) (int, error) {
 	var n int
 	var ioerr error
-	err := f.ep0raw.Read(func(fd uintptr) bool {
+	err := f.ep0raw.Control(func(fd uintptr) {
 		if read {
 			n, ioerr = unix.Read(int(fd), p)
 		} else {
 			n, ioerr = unix.Write(int(fd), p)
 		}
-		return true
 	})
 	if err != nil {
 		return 0, err
