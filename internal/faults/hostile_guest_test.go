@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -95,8 +96,12 @@ func TestSetupFlood(t *testing.T) {
 		counts[o]++
 		if err != nil {
 			failures[fmt.Sprintf("%#02x idx %#x", rt, idx)]++
-			if len(failures) == 1 && counts[failed] == 1 {
-				t.Logf("first failure: %v", err)
+			if counts[failed] == 1 {
+				t.Logf("first failure, request %d: %v", i, err)
+			}
+			if counts[failed] == 10 {
+				buf := make([]byte, 1<<20)
+				t.Fatalf("10 requests failed (last: %v), stopping the flood after %d; goroutines:\n%s", err, i+1, buf[:runtime.Stack(buf, true)])
 			}
 		}
 	}
