@@ -278,7 +278,7 @@ func assertNoGrowth(t *testing.T, what string, base usage, slackKiB int) usage {
 				buf = buf[:runtime.Stack(buf, true)]
 				t.Fatalf("%s: grew from %+v to %+v\n%s", what, base, u, buf)
 			}
-			if u.rssKiB > base.rssKiB+slackKiB {
+			if u.rssKiB > base.rssKiB+slackKiB*rssScale {
 				t.Fatalf("%s: RSS grew from %d KiB to %d KiB", what, base.rssKiB, u.rssKiB)
 			}
 			return u

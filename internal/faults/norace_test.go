@@ -1,0 +1,6 @@
+//go:build !race
+
+package faults
+
+// rssScale widens the RSS slack under the race detector (see race_test.go).
+const rssScale = 1
