@@ -223,6 +223,14 @@ func (f *Function) Run(ctx context.Context) error {
 			continue // see ep0Repoll
 		case errors.Is(err, syscall.EIDRM), errors.Is(err, syscall.EINTR):
 			continue // a SETUP superseded before we read it: nothing to answer
+		case errors.Is(err, syscall.EL2HLT):
+			// f_fs stalled an IN SETUP still pending when we read for
+			// events (its answer failed): the host saw a stall and ep0
+			// is usable again, so serving goes on.
+			if f.cfg.OnError != nil {
+				f.cfg.OnError(fmt.Errorf("ffs: a pending IN request was stalled by the kernel: %w", err))
+			}
+			continue
 		default:
 			select {
 			case <-f.eng.closing: // ep0 was closed under the read
