@@ -2,7 +2,7 @@
 #   make test   install what is missing, then every test: host tests directly,
 #               kernel tests in a QEMU guest (see internal/vmtest)
 #   make demo   the main job: a gadget on dummy_hcd with the host peer talking to it
-#   make bench  benchmarks (host-side encoders today; the guest sweep comes with gadgetd)
+#   make bench  gadgetd vs the kernel's SourceSink in one guest (docs/benchmarks.md)
 
 GO      ?= go
 BIN     := $(CURDIR)/bin
@@ -52,8 +52,10 @@ demo: deps kernel
 fuzz:
 	./scripts/fuzz.sh
 
-bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# One guest: kernel SourceSink vs gadgetd sweeps, cancel latency, scale;
+# writes out/bench/ and docs/benchmarks.md (BENCHFLAGS=--full for the long sweep).
+bench: deps kernel
+	./scripts/bench.sh $(BENCHFLAGS)
 
 clean:
 	rm -rf $(BIN)
