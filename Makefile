@@ -10,7 +10,7 @@ VMTEST  := $(BIN)/vmtest
 # Tests that call guest.Require must run, never skip, under make test.
 export GADGETKIT_REQUIRE_GUEST := 1
 
-.PHONY: all deps build test check unit vmtests demo bench fuzz clean kernel
+.PHONY: all deps build test check demo bench fuzz soak clean kernel
 
 all: build
 
@@ -47,6 +47,10 @@ test: deps kernel build check
 
 demo: deps kernel
 	./scripts/demo.sh
+
+# Random faults from the matrix in one guest for SOAKTIME (seed printed for replay).
+soak: deps kernel
+	./scripts/soak.sh $(SOAKTIME)
 
 # Each Fuzz target for FUZZTIME (default 60s).
 fuzz:
