@@ -82,9 +82,15 @@ func TestHarnessReportsExitStatusAndResults(t *testing.T) {
 
 	out.Reset()
 	outDir := t.TempDir()
+	// The tree is mirrored at its host path and is the working directory;
+	// under /tmp (where CI clones may live) it must stay visible.
+	tree := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tree, "marker"), []byte("tree-ok\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	res, err = Run(context.Background(), Options{
-		Kernel: k, Init: init,
-		Argv:    []string{script(t, "guest.test -test.run TestDummyHCDLoaded -test.v && echo 42 > \"$GADGETKIT_OUT/answer\"\n")},
+		Kernel: k, Init: init, Tree: tree, Dir: tree,
+		Argv:    []string{script(t, "cat marker && guest.test -test.run TestDummyHCDLoaded -test.v && echo 42 > \"$GADGETKIT_OUT/answer\"\n")},
 		Bins:    []string{bin},
 		Stdout:  &out,
 		OutDir:  outDir,
@@ -93,7 +99,7 @@ func TestHarnessReportsExitStatusAndResults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	if res.ExitCode != 0 || !strings.Contains(out.String(), "--- PASS: TestDummyHCDLoaded") {
+	if res.ExitCode != 0 || !strings.Contains(out.String(), "tree-ok") || !strings.Contains(out.String(), "--- PASS: TestDummyHCDLoaded") {
 		t.Fatalf("passing run: exit %d, output %q", res.ExitCode, out.String())
 	}
 	if got, err := os.ReadFile(filepath.Join(outDir, "answer")); err != nil || string(got) != "42\n" {

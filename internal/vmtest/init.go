@@ -43,8 +43,9 @@ func guestRun() (int, error) {
 		{"proc", "/proc", "proc"},
 		{"sysfs", "/sys", "sysfs"},
 		{"devtmpfs", "/dev", "devtmpfs"},
-		{"tmpfs", "/tmp", "tmpfs"},
-		{"tmpfs", "/run", "tmpfs"},
+		// No tmpfs on /tmp or /run: the initramfs root is already writable
+		// memory, and the mirrored module tree may live under /tmp (a CI
+		// clone), which a mount would hide from the payload.
 	} {
 		os.MkdirAll(m.dst, 0o755)
 		if err := unix.Mount(m.src, m.dst, m.fstype, 0, ""); err != nil {
