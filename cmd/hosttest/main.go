@@ -1,3 +1,5 @@
+//go:build cgo
+
 // Command hosttest is the USB host side of gadgetkit's tests: it finds a
 // gadget from the host and checks, loads and aborts transfers against it,
 // over libusb (github.com/google/gousb).
