@@ -3,7 +3,6 @@ package gadget
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -11,17 +10,6 @@ import (
 
 	"github.com/gadgetkit/gadgetkit/ffs"
 	"github.com/gadgetkit/gadgetkit/internal/config"
-)
-
-// Gadget zero's vendor requests (drivers/usb/gadget/function/f_sourcesink.c):
-// a control write into a test buffer and a control read back from it, both
-// to the device with wValue and wIndex zero.
-const (
-	requestWriteBuffer = 0x5b
-	requestReadBuffer  = 0x5c
-	// ctrlBufSize is the composite framework's ep0 buffer
-	// (USB_COMP_EP0_BUFSIZ), the longest data stage gadget zero accepts.
-	ctrlBufSize = 4096
 )
 
 // function is one FunctionFS function being served.
@@ -61,9 +49,7 @@ func openFunction(c config.Function, log *slog.Logger) (*function, error) {
 		QueueDepth:  fc.Personality.QueueDepth,
 		RequestSize: fc.Personality.RequestSize,
 		OnEvent:     fn.event,
-		OnError: func(err error) {
-			fn.log.Debug("control request", "err", err)
-		},
+		OnError:     fn.controlError,
 	}
 	if fc.Personality.Kind == config.PersonalitySourceSink {
 		fn.ctrl = make([]byte, ctrlBufSize)
@@ -137,27 +123,6 @@ func (fn *function) waitEnable(ctx context.Context, seen uint64) (uint64, error)
 			return n, ctx.Err()
 		}
 	}
-}
-
-// control answers gadget zero's vendor requests; anything else is stalled.
-func (fn *function) control(c *ffs.Control) error {
-	fn.mu.Lock()
-	fn.events["setup"]++
-	fn.mu.Unlock()
-	if c.Value != 0 || c.Index != 0 || int(c.Length) > len(fn.ctrl) {
-		return fmt.Errorf("unsupported control request %v", c.Setup)
-	}
-	switch {
-	case c.Request == requestWriteBuffer && c.RequestType == 0x40: // vendor, device, OUT
-		if c.Length == 0 {
-			return c.Ack()
-		}
-		_, err := c.Read(fn.ctrl[:c.Length])
-		return err
-	case c.Request == requestReadBuffer && c.RequestType == 0xc0: // vendor, device, IN
-		return c.Write(fn.ctrl[:c.Length])
-	}
-	return fmt.Errorf("unsupported control request %v", c.Setup)
 }
 
 // run serves the personality each time the host enables the function,
