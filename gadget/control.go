@@ -42,3 +42,8 @@ func (fn *function) control(c *ffs.Control) error {
 func (fn *function) controlError(err error) {
 	fn.log.Debug("control request", "err", err)
 }
+
+// transferError logs a transfer that failed on endpoint ep.
+func (fn *function) transferError(ep string, err error) {
+	fn.log.Debug("transfer", "ep", ep, "err", err)
+}

@@ -63,9 +63,7 @@ func openFunction(c config.Function, log *slog.Logger) (*function, error) {
 		return nil, err
 	}
 	for _, ep := range fn.f.EPs() {
-		fn.eps = append(fn.eps, newEPStats(ep, func(ep string, err error) {
-			fn.log.Debug("transfer", "ep", ep, "err", err)
-		}))
+		fn.eps = append(fn.eps, newEPStats(ep, fn.transferError))
 	}
 	if fn.aborts != nil {
 		fn.serve = fn.aborts.session(fn.f.EPs(), fn.eps)
