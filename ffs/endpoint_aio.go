@@ -52,6 +52,7 @@ type engine struct {
 	drained  chan struct{} // a token whenever inflight drops to zero
 
 	submitted, completed, cancels, unexpected atomic.Uint64
+	seq                                       uint64 // completions reaped; the reaper's alone
 }
 
 // EP is one open data endpoint file of a Function, with its fixed pool of
@@ -85,6 +86,7 @@ type Request struct {
 
 	// Written by the reaper before the token is sent on done.
 	res       int64
+	seq       uint64
 	cancelErr syscall.Errno
 }
 
@@ -193,6 +195,8 @@ func (e *engine) complete(ev *aio.Event) {
 		return
 	}
 	r.res = ev.Res
+	e.seq++
+	r.seq = e.seq
 	r.inKernel.Store(false)
 	e.completed.Add(1)
 	ep := r.ep
@@ -330,6 +334,15 @@ func (r *Request) Release() {
 	}
 	r.ep.free <- r
 }
+
+// Seq numbers the request's last completion among every completion of its
+// Function, from 1 in the order the kernel made them. f_fs completes all the
+// transfers of a function on one ordered workqueue and the AIO ring keeps
+// that order, so the numbers order completions across endpoints too: an OUT
+// transfer numbered below an ErrShutdown completion of any endpoint moved its
+// data before that disable, i.e. before the host's SET_INTERFACE, reset or
+// disconnect that caused it.
+func (r *Request) Seq() uint64 { return r.seq }
 
 // RawResult is the res field of the request's last completion: bytes moved
 // or a negative errno (-104 for a cancelled transfer).

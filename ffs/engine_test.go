@@ -273,3 +273,45 @@ func TestRunReturnsErrClosed(t *testing.T) {
 		t.Fatalf("state %v after Close", f.State())
 	}
 }
+
+// Seq numbers completions across endpoints in the order the kernel made
+// them: file AIO completes in io_submit, so that is the submission order.
+func TestSeqOrdersCompletionsAcrossEndpoints(t *testing.T) {
+	dir := t.TempDir()
+	a := fileEP(t, filepath.Join(dir, "ep1"), usb.Address(1, usb.In))
+	b := fileEP(t, filepath.Join(dir, "ep2"), usb.Address(2, usb.In))
+	startEngine(t, []*EP{a, b}, 2, 64)
+	ctx := context.Background()
+	var order []*Request
+	for _, ep := range []*EP{a, b, a, b} {
+		r, err := ep.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Release()
+		if err := r.Submit(1); err != nil {
+			t.Fatal(err)
+		}
+		order = append(order, r)
+	}
+	// Reap in reverse: the numbers follow the kernel's order, not ours.
+	for i := len(order) - 1; i >= 0; i-- {
+		if _, err := order[i].Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, r := range order {
+		if want := uint64(i + 1); r.Seq() != want {
+			t.Fatalf("completion %d (%s) has Seq %d, want %d", i, r.EP().Name(), r.Seq(), want)
+		}
+	}
+	if err := order[0].Submit(1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := order[0].Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := order[0].Seq(); got != 5 {
+		t.Fatalf("a resubmitted request's Seq is %d, want 5 (its last completion)", got)
+	}
+}
