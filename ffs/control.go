@@ -23,31 +23,64 @@ import (
 // an error; the request is then stalled when the handler returns.
 type Control struct {
 	Setup
-	f        *Function
+	stage    ControlStage
 	answered bool
+}
+
+// ControlStage moves the data and status stages of one control request,
+// once Control has checked that the answer fits the request. A Function
+// answers through ep0; ServeControl takes any other, so that a handler can
+// be unit-tested or fuzzed without a kernel.
+type ControlStage interface {
+	// Write sends the IN data stage p, at most wLength bytes, in one
+	// transfer; an empty p is the status stage of an IN request without
+	// data stage.
+	Write(p []byte) (int, error)
+	// Read receives the OUT data stage into p, exactly wLength bytes, in
+	// one transfer; an empty p is the status stage of an OUT request
+	// without data stage.
+	Read(p []byte) (int, error)
+	// Stall refuses the request: the host sees a STALL handshake.
+	Stall() error
 }
 
 // errUnanswered is why a request the handler left alone was stalled.
 var errUnanswered = errors.New("not answered by the handler")
 
-func (f *Function) serveControl(s Setup) {
-	c := &Control{Setup: s, f: f}
-	err := c.runHandler()
-	if !c.answered {
+// ServeControl answers the request s with handler through stage, under the
+// contract Run applies to Config.OnControl: an answer that does not fit s
+// reaches no stage method, only the first answer does, and a request the
+// handler leaves unanswered, returns an error for or panics on is stalled
+// (a nil handler stalls every request). It returns what Run gives
+// Config.OnError: a *ControlError for s when the request was stalled or the
+// handler returned an error, nil when the handler answered it cleanly.
+func ServeControl(s Setup, stage ControlStage, handler func(*Control) error) error {
+	c := &Control{Setup: s, stage: stage}
+	err := c.runHandler(handler)
+	if c.answered {
 		if err == nil {
-			err = errUnanswered
+			return nil
 		}
-		if serr := c.Stall(); serr != nil {
-			err = errors.Join(err, serr)
-		}
+		return &ControlError{Setup: s, Reason: "handler error after answering", Err: err}
 	}
+	if err == nil {
+		err = errUnanswered
+	}
+	if serr := c.Stall(); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	return &ControlError{Setup: s, Reason: "stalled", Err: err}
+}
+
+func (f *Function) serveControl(s Setup) {
+	err := ServeControl(s, ep0Stage{f: f, in: s.IsIn()}, f.cfg.OnControl)
 	if err != nil && f.cfg.OnError != nil {
-		f.cfg.OnError(&ControlError{Setup: s, Reason: "stalled", Err: err})
+		f.cfg.OnError(err)
 	}
 }
 
-func (c *Control) runHandler() (err error) {
-	if c.f.cfg.OnControl == nil {
+func (c *Control) runHandler(handler func(*Control) error) (err error) {
+	if handler == nil {
 		return errors.New("no OnControl handler")
 	}
 	defer func() {
@@ -55,7 +88,7 @@ func (c *Control) runHandler() (err error) {
 			err = fmt.Errorf("handler panic: %v", p)
 		}
 	}()
-	return c.f.cfg.OnControl(c)
+	return handler(c)
 }
 
 func (c *Control) mistake(format string, args ...any) error {
@@ -73,7 +106,7 @@ func (c *Control) Write(p []byte) error {
 		return c.mistake("reply of %d bytes exceeds wLength %d", len(p), c.Length)
 	}
 	c.answered = true
-	_, err := c.f.ep0io(p, false)
+	_, err := c.stage.Write(p)
 	return c.kernelErr("data stage write", err)
 }
 
@@ -91,7 +124,7 @@ func (c *Control) Read(p []byte) (int, error) {
 		return 0, c.mistake("Read into %d bytes, wLength is %d", len(p), c.Length)
 	}
 	c.answered = true
-	n, err := c.f.ep0io(p, true)
+	n, err := c.stage.Read(p)
 	return n, c.kernelErr("data stage read", err)
 }
 
@@ -105,23 +138,19 @@ func (c *Control) Ack() error {
 	}
 	c.answered = true
 	// The status stage is a zero-length transfer in the request's direction.
-	_, err := c.f.ep0io(nil, !c.IsIn())
+	var err error
+	if c.IsIn() {
+		_, err = c.stage.Write(nil)
+	} else {
+		_, err = c.stage.Read(nil)
+	}
 	return c.kernelErr("status stage", err)
 }
 
-// Stall refuses the request. f_fs stalls ep0 on a transfer in the wrong
-// direction and reports EL2HLT, which here means success.
+// Stall refuses the request.
 func (c *Control) Stall() error {
 	c.answered = true
-	var one [1]byte
-	_, err := c.f.ep0io(one[:], c.IsIn())
-	if errors.Is(err, syscall.EL2HLT) {
-		return nil
-	}
-	if err == nil {
-		return c.mistake("stall was not taken by the kernel")
-	}
-	return c.kernelErr("stall", err)
+	return c.kernelErr("stall", c.stage.Stall())
 }
 
 func (c *Control) kernelErr(stage string, err error) error {
@@ -132,6 +161,30 @@ func (c *Control) kernelErr(stage string, err error) error {
 		err = fmt.Errorf("%w: %w", ErrStaleSetup, err)
 	}
 	return &ControlError{Setup: c.Setup, Reason: stage, Err: err}
+}
+
+// ep0Stage answers a request of direction in through ep0.
+type ep0Stage struct {
+	f  *Function
+	in bool
+}
+
+func (s ep0Stage) Write(p []byte) (int, error) { return s.f.ep0io(p, false) }
+
+func (s ep0Stage) Read(p []byte) (int, error) { return s.f.ep0io(p, true) }
+
+// Stall makes a transfer in the wrong direction: f_fs stalls ep0 for it and
+// reports EL2HLT, which here means success.
+func (s ep0Stage) Stall() error {
+	var one [1]byte
+	_, err := s.f.ep0io(one[:], s.in)
+	if errors.Is(err, syscall.EL2HLT) {
+		return nil
+	}
+	if err == nil {
+		return errors.New("stall was not taken by the kernel")
+	}
+	return err
 }
 
 // ep0io reads or writes ep0 once. f_fs waits in the kernel for a control

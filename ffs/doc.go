@@ -16,6 +16,15 @@
 // ep0 is opened O_NONBLOCK and handed to os.NewFile, so Run parks on the
 // runtime poller instead of holding an OS thread.
 //
+// # Control requests
+//
+// Run hands each SETUP the kernel passes up to Config.OnControl as a
+// Control, which checks every answer against the request (direction, exact
+// wLength, one answer) before it reaches ep0, and stalls a request the
+// handler refuses, leaves unanswered or panics on. ServeControl applies the
+// same rules with any ControlStage in place of ep0, so a handler can be
+// unit-tested or fuzzed without a kernel (see its example).
+//
 // # Data transfers
 //
 // Each data endpoint is an EP with a fixed pool of Config.QueueDepth
