@@ -1,7 +1,11 @@
 package gadget
 
 import (
+	"errors"
 	"fmt"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gadgetkit/gadgetkit/ffs"
 )
@@ -38,12 +42,24 @@ func (fn *function) control(c *ffs.Control) error {
 	return fmt.Errorf("unsupported control request %v", c.Setup)
 }
 
-// controlError logs a control request that was stalled or failed.
+// controlError logs a control request that was stalled or failed, once
+// per kind (the request's bmRequestType and bRequest, and how it failed)
+// and interval: the host chooses how often and which.
 func (fn *function) controlError(err error) {
-	fn.log.Debug("control request", "err", err)
+	kind := "control"
+	var ce *ffs.ControlError
+	if errors.As(err, &ce) {
+		kind = fmt.Sprintf("control 0x%02x 0x%02x %s", ce.Setup.RequestType, ce.Setup.Request, ce.Reason)
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		kind += " " + unix.ErrnoName(errno)
+	}
+	troubles.note(fn.log, fn.cfg.Name+" "+kind, "control request", "err", err)
 }
 
-// transferError logs a transfer that failed on endpoint ep.
+// transferError logs a transfer that failed on endpoint ep, once per kind
+// of error and interval: a disconnect fails every request in flight.
 func (fn *function) transferError(ep string, err error) {
-	fn.log.Debug("transfer", "ep", ep, "err", err)
+	troubles.note(fn.log, fn.cfg.Name+" "+ep+" "+errorKind(err), "transfer", "ep", ep, "err", err)
 }
