@@ -23,6 +23,15 @@ type Options struct {
 	Logger *slog.Logger
 	// StatusSocket overrides the file's status_socket ("" keeps it).
 	StatusSocket string
+	// User, when set, makes Run separate privileges: this process stays
+	// root to make, bind and remove the gadget, and a worker process
+	// running as User serves the endpoints (see RunWorker). Start and Up
+	// ignore it.
+	User *User
+	// WorkerArgs are the arguments the worker is started with: it is this
+	// executable again (/proc/self/exe), which must call RunWorker when
+	// IsWorker reports true (gadgetd: its hidden "worker" command).
+	WorkerArgs []string
 }
 
 func (o Options) root() *configfs.Root {
@@ -37,6 +46,13 @@ func (o Options) logger() *slog.Logger {
 		return slog.Default()
 	}
 	return o.Logger
+}
+
+func (o Options) statusSocket(c *config.Config) string {
+	if o.StatusSocket != "" {
+		return o.StatusSocket
+	}
+	return c.StatusSocket
 }
 
 // Check finds what the kernel would refuse in a parsed gadget file without
@@ -66,33 +82,16 @@ func Check(c *config.Config) error {
 	return nil
 }
 
-// Gadget is a gadget made from a file and served: its configfs tree, its
-// functionfs mounts, one ffs.Function per FunctionFS function with its
-// personality, and the status socket. Close takes it all down.
+// Gadget is a gadget made from a file and served in this process: its
+// configfs tree and functionfs mounts (a setup), and its FunctionFS
+// functions with their personalities and the status socket (a server).
+// Close takes it all down.
 type Gadget struct {
-	cfg     *config.Config
-	root    *configfs.Root
-	log     *slog.Logger
-	started time.Time
-
-	udc     string
-	mounts  []mount
-	funcs   []*function
-	ln      net.Listener
-	sockets string
-
-	cancel  context.CancelFunc // stops the personalities
-	serving sync.WaitGroup     // personalities and status server
-	ep0     sync.WaitGroup     // ep0 readers
-	fatal   chan error
+	*server
+	setup *setup
 
 	closeOnce sync.Once
 	closeErr  error
-}
-
-type mount struct {
-	dir     string
-	created bool // the directory was made for the mount: remove it after
 }
 
 // Start makes the gadget described by c and serves it until Close. A tree
@@ -102,98 +101,45 @@ func Start(c *config.Config, o Options) (*Gadget, error) {
 	if err := Check(c); err != nil {
 		return nil, err
 	}
-	g := &Gadget{cfg: c, root: o.root(), log: o.logger().With("gadget", c.Gadget.Name), started: time.Now(),
-		fatal: make(chan error, len(c.Functions)+1)}
-	if err := removeStale(g.root, c, g.log); err != nil {
+	log := o.logger().With("gadget", c.Gadget.Name)
+	s, err := makeSetup(c, o.root(), log, nil)
+	if err != nil {
 		return nil, err
 	}
-	if err := g.root.Create(Tree(c)); err != nil {
-		return nil, err
-	}
+	g := &Gadget{server: newServer(c, o.root(), log), setup: s}
 	if err := g.start(o); err != nil {
 		return nil, errors.Join(err, g.Close())
 	}
-	g.log.Info("gadget ready", "udc", g.udc, "functions", joinNames(c.Functions))
+	log.Info("gadget ready", "udc", g.server.udc, "functions", joinNames(c.Functions))
 	return g, nil
 }
 
 func (g *Gadget) start(o Options) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	g.cancel = cancel
-	for _, f := range g.cfg.Functions {
-		if f.FunctionFS == nil {
-			continue
-		}
-		m := f.FunctionFS.Mount
-		_, err := os.Stat(m.Dir)
-		created := errors.Is(err, fs.ErrNotExist)
-		if err := configfs.MountFunctionFS(f.Name, m.Dir, mountOptions(m)); err != nil {
-			if created {
-				os.Remove(m.Dir)
-			}
-			return err
-		}
-		g.mounts = append(g.mounts, mount{m.Dir, created})
-		fn, err := openFunction(f, g.log)
-		if err != nil {
-			return fmt.Errorf("function %s: %w", f.Name, err)
-		}
-		g.funcs = append(g.funcs, fn)
-		g.ep0.Go(func() {
-			err := fn.f.Run(ctx)
-			if err != nil && !errors.Is(err, ffs.ErrClosed) && ctx.Err() == nil {
-				fn.log.Error("ep0 failed", "err", err)
-				g.fatal <- fmt.Errorf("function %s: ep0: %w", f.Name, err)
-			}
-		})
+	if err := g.server.open(); err != nil {
+		return err
 	}
-	udc, err := g.root.PickUDC(g.cfg.UDC)
+	udc, err := g.setup.bind()
 	if err != nil {
 		return err
 	}
-	if err := g.root.Bind(g.cfg.Gadget.Name, udc); err != nil {
-		return err
-	}
-	g.udc = udc
-	for _, fn := range g.funcs {
-		g.serving.Go(func() { fn.run(ctx) })
-	}
-	path := o.StatusSocket
-	if path == "" {
-		path = g.cfg.StatusSocket
-	}
-	if path != "" {
-		ln, err := listenStatus(path)
-		if err != nil {
+	var ln net.Listener
+	if path := o.statusSocket(g.server.cfg); path != "" {
+		if ln, err = listenStatus(path); err != nil {
 			return err
 		}
-		g.ln, g.sockets = ln, path
-		g.serving.Go(func() { serveStatus(ln, g.Status) })
 	}
+	g.server.serve(udc, ln)
 	return nil
 }
 
 // Fatal delivers an error that ends the gadget's service (ep0 failed).
-func (g *Gadget) Fatal() <-chan error { return g.fatal }
+func (g *Gadget) Fatal() <-chan error { return g.server.fatal }
 
 // UDC is the controller the gadget is bound to.
-func (g *Gadget) UDC() string { return g.udc }
+func (g *Gadget) UDC() string { return g.server.udc }
 
 // Status reports the gadget's functions and endpoint counters.
-func (g *Gadget) Status() Status {
-	st := Status{Gadget: g.cfg.Gadget.Name, UDC: g.udc, Started: g.started, Functions: []FunctionStatus{}}
-	if udcs, err := g.root.UDCs(); err == nil {
-		for _, u := range udcs {
-			if u.Name == g.udc {
-				st.UDCState = u.State
-			}
-		}
-	}
-	for _, fn := range g.funcs {
-		st.Functions = append(st.Functions, fn.status())
-	}
-	return st
-}
+func (g *Gadget) Status() Status { return g.server.status() }
 
 // Close tears the gadget down in the order the kernel needs: stop the
 // personalities (cancelling and reaping every request in flight), close
@@ -201,65 +147,22 @@ func (g *Gadget) Status() Status {
 // the configfs tree. It carries on past failures and reports them all.
 func (g *Gadget) Close() error {
 	g.closeOnce.Do(func() {
-		var errs []error
-		start, last := time.Now(), time.Now()
-		step := func(what string) {
-			g.log.Debug("teardown", "step", what, "took", time.Since(last))
-			last = time.Now()
-		}
-		if g.cancel != nil {
-			g.cancel()
-		}
-		if g.ln != nil {
-			g.ln.Close()
-		}
-		g.serving.Wait()
-		if g.sockets != "" {
-			os.Remove(g.sockets)
-		}
-		step("personalities stopped, transfers reaped")
-		for _, fn := range g.funcs {
-			if err := fn.f.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("function %s: close: %w", fn.cfg.Name, err))
-			}
-		}
-		g.ep0.Wait()
-		step("endpoint files and ep0 closed")
-		name := g.cfg.Gadget.Name
-		if err := g.root.Unbind(name); err != nil {
-			// Closing the last file of a functionfs instance unbinds the
-			// gadget too: only a gadget still bound is a failure.
-			if udc, _ := g.root.BoundUDC(name); udc != "" {
-				errs = append(errs, err)
-			}
-		}
-		step("unbound")
-		for i := len(g.mounts) - 1; i >= 0; i-- {
-			m := g.mounts[i]
-			if err := configfs.UnmountFunctionFS(m.dir); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if m.created {
-				os.Remove(m.dir)
-			}
-		}
-		step("functionfs unmounted")
-		if err := g.root.Remove(name); err != nil {
-			errs = append(errs, err)
-		}
-		step("configfs tree removed")
-		g.closeErr = errors.Join(errs...)
+		start := time.Now()
+		g.closeErr = errors.Join(g.server.close(), g.setup.close())
 		if g.closeErr == nil {
-			g.log.Info("gadget removed", "teardown", time.Since(start))
+			g.server.log.Info("gadget removed", "teardown", time.Since(start))
 		}
 	})
 	return g.closeErr
 }
 
 // Run makes the gadget, serves it until ctx is done (or ep0 fails), then
-// tears it down.
+// tears it down. With o.User set, the endpoints are served by a worker
+// process running as that user (see Options.User).
 func Run(ctx context.Context, c *config.Config, o Options) error {
+	if o.User != nil {
+		return runSeparated(ctx, c, o)
+	}
 	g, err := Start(c, o)
 	if err != nil {
 		return err
@@ -267,10 +170,212 @@ func Run(ctx context.Context, c *config.Config, o Options) error {
 	var ferr error
 	select {
 	case <-ctx.Done():
-	case ferr = <-g.fatal:
-		g.log.Error("stopping", "err", ferr)
+	case ferr = <-g.server.fatal:
+		g.server.log.Error("stopping", "err", ferr)
 	}
 	return errors.Join(ferr, g.Close())
+}
+
+// setup is the part of a gadget that needs root: its configfs tree, its
+// functionfs mounts and the UDC binding.
+type setup struct {
+	cfg    *config.Config
+	root   *configfs.Root
+	log    *slog.Logger
+	mounts []mount
+}
+
+type mount struct {
+	dir     string
+	created bool // the directory was made for the mount: remove it after
+}
+
+// makeSetup removes what a killed run left, creates the configfs tree and
+// mounts functionfs for every FunctionFS function, owned by user if it is
+// not nil (see userMountOptions). On failure it takes down what it made.
+func makeSetup(c *config.Config, root *configfs.Root, log *slog.Logger, user *User) (*setup, error) {
+	if err := removeStale(root, c, log); err != nil {
+		return nil, err
+	}
+	if err := root.Create(Tree(c)); err != nil {
+		return nil, err
+	}
+	s := &setup{cfg: c, root: root, log: log}
+	for _, f := range c.Functions {
+		if f.FunctionFS == nil {
+			continue
+		}
+		m := f.FunctionFS.Mount
+		opts := mountOptions(m)
+		if user != nil {
+			var err error
+			if opts, err = userMountOptions(opts, *user); err != nil {
+				return nil, errors.Join(fmt.Errorf("function %s: mount: %w", f.Name, err), s.close())
+			}
+		}
+		_, err := os.Stat(m.Dir)
+		created := errors.Is(err, fs.ErrNotExist)
+		if err := configfs.MountFunctionFS(f.Name, m.Dir, opts); err != nil {
+			if created {
+				os.Remove(m.Dir)
+			}
+			return nil, errors.Join(err, s.close())
+		}
+		s.mounts = append(s.mounts, mount{m.Dir, created})
+	}
+	return s, nil
+}
+
+// bind binds the gadget to the file's UDC (or the first free one). Every
+// FunctionFS function must have written its descriptors first.
+func (s *setup) bind() (string, error) {
+	udc, err := s.root.PickUDC(s.cfg.UDC)
+	if err != nil {
+		return "", err
+	}
+	if err := s.root.Bind(s.cfg.Gadget.Name, udc); err != nil {
+		return "", err
+	}
+	return udc, nil
+}
+
+// close unbinds the gadget, unmounts functionfs and removes the tree. The
+// FunctionFS files must be closed first. It carries on past failures.
+func (s *setup) close() error {
+	var errs []error
+	last := time.Now()
+	step := func(what string) {
+		s.log.Debug("teardown", "step", what, "took", time.Since(last))
+		last = time.Now()
+	}
+	name := s.cfg.Gadget.Name
+	if err := s.root.Unbind(name); err != nil {
+		// Closing the last file of a functionfs instance unbinds the
+		// gadget too: only a gadget still bound is a failure.
+		if udc, _ := s.root.BoundUDC(name); udc != "" {
+			errs = append(errs, err)
+		}
+	}
+	step("unbound")
+	for i := len(s.mounts) - 1; i >= 0; i-- {
+		m := s.mounts[i]
+		if err := configfs.UnmountFunctionFS(m.dir); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if m.created {
+			os.Remove(m.dir)
+		}
+	}
+	step("functionfs unmounted")
+	if err := s.root.Remove(name); err != nil {
+		errs = append(errs, err)
+	}
+	step("configfs tree removed")
+	return errors.Join(errs...)
+}
+
+// server is the part of a gadget that needs no privilege once functionfs
+// is mounted: ep0 and the endpoint files of every FunctionFS function, the
+// personalities and the status socket.
+type server struct {
+	cfg     *config.Config
+	root    *configfs.Root // read only, for the UDC's state
+	log     *slog.Logger
+	started time.Time
+
+	udc   string
+	funcs []*function
+	ln    net.Listener
+
+	ctx     context.Context
+	cancel  context.CancelFunc // stops the personalities
+	serving sync.WaitGroup     // personalities and status server
+	ep0     sync.WaitGroup     // ep0 readers
+	fatal   chan error
+}
+
+func newServer(c *config.Config, root *configfs.Root, log *slog.Logger) *server {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &server{cfg: c, root: root, log: log, started: time.Now(), ctx: ctx, cancel: cancel,
+		fatal: make(chan error, len(c.Functions)+1)}
+}
+
+// open writes the descriptors of every FunctionFS function to its ep0 and
+// starts reading its events, so that the gadget can be bound.
+func (s *server) open() error {
+	for _, f := range s.cfg.Functions {
+		if f.FunctionFS == nil {
+			continue
+		}
+		fn, err := openFunction(f, s.log)
+		if err != nil {
+			return fmt.Errorf("function %s: %w", f.Name, err)
+		}
+		s.funcs = append(s.funcs, fn)
+		s.ep0.Go(func() {
+			err := fn.f.Run(s.ctx)
+			if err != nil && !errors.Is(err, ffs.ErrClosed) && s.ctx.Err() == nil {
+				fn.log.Error("ep0 failed", "err", err)
+				s.fatal <- fmt.Errorf("function %s: ep0: %w", f.Name, err)
+			}
+		})
+	}
+	return nil
+}
+
+// serve starts the personalities and, if ln is not nil, answers status
+// requests on it; udc is the controller the gadget is bound to.
+func (s *server) serve(udc string, ln net.Listener) {
+	s.udc = udc
+	for _, fn := range s.funcs {
+		s.serving.Go(func() { fn.run(s.ctx) })
+	}
+	if ln != nil {
+		s.ln = ln
+		s.serving.Go(func() { serveStatus(ln, s.status) })
+	}
+}
+
+func (s *server) status() Status {
+	st := Status{Gadget: s.cfg.Gadget.Name, UDC: s.udc, Started: s.started, Functions: []FunctionStatus{}}
+	if udcs, err := s.root.UDCs(); err == nil {
+		for _, u := range udcs {
+			if u.Name == s.udc {
+				st.UDCState = u.State
+			}
+		}
+	}
+	for _, fn := range s.funcs {
+		st.Functions = append(st.Functions, fn.status())
+	}
+	return st
+}
+
+// close stops the personalities (cancelling and reaping every request in
+// flight), the status server, and closes the endpoint files and ep0.
+func (s *server) close() error {
+	var errs []error
+	last := time.Now()
+	step := func(what string) {
+		s.log.Debug("teardown", "step", what, "took", time.Since(last))
+		last = time.Now()
+	}
+	s.cancel()
+	if s.ln != nil {
+		// A listener made by net.Listen removes its socket file.
+		s.ln.Close()
+	}
+	s.serving.Wait()
+	step("personalities stopped, transfers reaped")
+	for _, fn := range s.funcs {
+		if err := fn.f.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("function %s: close: %w", fn.cfg.Name, err))
+		}
+	}
+	s.ep0.Wait()
+	step("endpoint files and ep0 closed")
+	return errors.Join(errs...)
 }
 
 // removeStale takes away what a killed run of the same file left: its
@@ -309,35 +414,15 @@ func Up(c *config.Config, o Options) (udc string, err error) {
 	if err := Check(c); err != nil {
 		return "", err
 	}
-	root, log := o.root(), o.logger().With("gadget", c.Gadget.Name)
-	if err := removeStale(root, c, log); err != nil {
+	s, err := makeSetup(c, o.root(), o.logger().With("gadget", c.Gadget.Name), nil)
+	if err != nil {
 		return "", err
 	}
-	if err := root.Create(Tree(c)); err != nil {
-		return "", err
-	}
-	undo := func(err error) (string, error) {
-		return "", errors.Join(err, Down(c, o))
-	}
-	ffsCount := 0
-	for _, f := range c.Functions {
-		if f.FunctionFS == nil {
-			continue
-		}
-		ffsCount++
-		m := f.FunctionFS.Mount
-		if err := configfs.MountFunctionFS(f.Name, m.Dir, mountOptions(m)); err != nil {
-			return undo(err)
-		}
-	}
-	if ffsCount > 0 {
+	if len(s.mounts) > 0 {
 		return "", nil
 	}
-	if udc, err = root.PickUDC(c.UDC); err != nil {
-		return undo(err)
-	}
-	if err := root.Bind(c.Gadget.Name, udc); err != nil {
-		return undo(err)
+	if udc, err = s.bind(); err != nil {
+		return "", errors.Join(err, Down(c, o))
 	}
 	return udc, nil
 }
