@@ -115,7 +115,10 @@ func (a *aborter) writeRecords() {
 	a.log.Info("abort records written", "file", a.opts.Records, "records", a.recs.Next())
 }
 
-// control answers the abort personality's vendor requests.
+// control answers the abort personality's vendor requests. A request it
+// refuses changes nothing: every check that can be made before the answer
+// is made before it, since f_fs completes the status stage of a request
+// with an OUT data stage by itself once the data is read.
 func (a *aborter) control(c *ffs.Control) error {
 	const vendor = 0x40
 	if c.RequestType&0x60 != vendor {
@@ -136,31 +139,12 @@ func (a *aborter) control(c *ffs.Control) error {
 		if c.Value > 1 {
 			return fmt.Errorf("abort policies request: wValue %d, want 0 (pause) or 1 (resume)", c.Value)
 		}
-		a.paused.Store(c.Value == 0)
-		return c.Ack()
-	case abortlog.RequestCancel, abortlog.RequestShape:
-		var cmd hostCommand
-		if c.Request == abortlog.RequestShape {
-			if c.Length != 8 {
-				return fmt.Errorf("abort shape request: wLength %d, want 8", c.Length)
-			}
-			var b [8]byte
-			if _, err := c.Read(b[:]); err != nil {
-				return err
-			}
-			cmd.depth = int(binary.LittleEndian.Uint32(b[:4]))
-			cmd.size = int(binary.LittleEndian.Uint32(b[4:]))
-			if cmd.depth == 0 {
-				cmd.depth = a.pers.QueueDepth
-			}
-			if cmd.size == 0 {
-				cmd.size = a.pers.RequestSize
-			}
-			if cmd.depth > a.pers.QueueDepth || cmd.size > a.pers.RequestSize {
-				return fmt.Errorf("abort shape request: depth %d, size %d exceed queue_depth %d, request_size %d",
-					cmd.depth, cmd.size, a.pers.QueueDepth, a.pers.RequestSize)
-			}
+		if err := c.Ack(); err != nil {
+			return err
 		}
+		a.paused.Store(c.Value == 0)
+		return nil
+	case abortlog.RequestCancel, abortlog.RequestShape:
 		name := fmt.Sprintf("ep%d", c.Index)
 		a.mu.Lock()
 		ch := a.cmds[name]
@@ -171,16 +155,51 @@ func (a *aborter) control(c *ffs.Control) error {
 		if len(ch) == cap(ch) {
 			return fmt.Errorf("abort request for %s: busy with an earlier one", name)
 		}
-		// Answer first, so that the cancel does not race the status stage.
-		if c.Request == abortlog.RequestCancel {
-			if err := c.Ack(); err != nil {
+		var cmd hostCommand
+		if c.Request == abortlog.RequestShape {
+			var err error
+			if cmd, err = a.readShape(c); err != nil {
 				return err
 			}
+		} else if err := c.Ack(); err != nil {
+			// Answered first, so that the cancel does not race the
+			// status stage.
+			return err
 		}
 		ch <- cmd // ep0's goroutine is the only sender: there is room
 		return nil
 	}
 	return fmt.Errorf("unsupported control request %v", c.Setup)
+}
+
+// readShape reads a shape request's data stage: queue depth and request
+// size, little-endian uint32 each, 0 keeping the configured one.
+func (a *aborter) readShape(c *ffs.Control) (hostCommand, error) {
+	if c.Length != 8 {
+		return hostCommand{}, fmt.Errorf("abort shape request: wLength %d, want 8", c.Length)
+	}
+	var b [8]byte
+	n, err := c.Read(b[:])
+	if err != nil {
+		return hostCommand{}, err
+	}
+	if n != len(b) {
+		return hostCommand{}, fmt.Errorf("abort shape request: the host sent %d bytes of 8", n)
+	}
+	// Compared as uint64 before any int conversion: on 32-bit ARM a large
+	// uint32 would turn negative and pass the limits.
+	depth, size := uint64(binary.LittleEndian.Uint32(b[:4])), uint64(binary.LittleEndian.Uint32(b[4:]))
+	if depth == 0 {
+		depth = uint64(a.pers.QueueDepth)
+	}
+	if size == 0 {
+		size = uint64(a.pers.RequestSize)
+	}
+	if depth > uint64(a.pers.QueueDepth) || size > uint64(a.pers.RequestSize) {
+		return hostCommand{}, fmt.Errorf("abort shape request: depth %d, size %d exceed queue_depth %d, request_size %d",
+			depth, size, a.pers.QueueDepth, a.pers.RequestSize)
+	}
+	return hostCommand{depth: int(depth), size: int(size)}, nil
 }
 
 // session serves every endpoint until one fails (a disconnect shuts them
