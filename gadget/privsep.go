@@ -138,20 +138,20 @@ func runSeparated(ctx context.Context, c *config.Config, o Options) error {
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	err = supervise(ctx, s, ln, o, log)
+	var stopping time.Time
+	err = supervise(ctx, s, ln, o, log, &stopping)
 	if cerr := s.close(); cerr != nil {
 		return errors.Join(err, cerr)
 	}
 	if err == nil {
-		log.Info("gadget removed", "teardown", time.Since(start))
+		log.Info("gadget removed", "teardown", time.Since(stopping))
 	}
 	return err
 }
 
 // supervise runs the worker of setup s until ctx is done or the worker
-// exits, and returns once it has stopped.
-func supervise(ctx context.Context, s *setup, ln *net.UnixListener, o Options, log *slog.Logger) error {
+// exits, and returns once it has stopped; stopping is when it was asked to.
+func supervise(ctx context.Context, s *setup, ln *net.UnixListener, o Options, log *slog.Logger, stopping *time.Time) error {
 	udc, err := s.root.PickUDC(s.cfg.UDC)
 	if err != nil {
 		return err
@@ -169,6 +169,7 @@ func supervise(ctx context.Context, s *setup, ln *net.UnixListener, o Options, l
 	case err := <-w.exited:
 		return w.exit(err, "")
 	case <-ctx.Done():
+		*stopping = time.Now()
 		return w.stop()
 	}
 	if err := s.root.Bind(s.cfg.Gadget.Name, udc); err != nil {
@@ -178,8 +179,10 @@ func supervise(ctx context.Context, s *setup, ln *net.UnixListener, o Options, l
 		"worker", w.cmd.Process.Pid, "user", o.User.String())
 	select {
 	case <-ctx.Done():
+		*stopping = time.Now()
 		return w.stop()
 	case err := <-w.exited:
+		log.Error("the worker ended; tearing down", "worker", w.cmd.Process.Pid)
 		return w.exit(err, "")
 	}
 }
@@ -290,17 +293,17 @@ func (w *worker) stop() error {
 	}
 }
 
-// exit describes the worker's unexpected end: its wait status and the last
-// error it reported. msg is a report line already read.
+// exit describes the worker's end, which nobody asked for: its wait
+// status and the last error it reported. msg is a report line already read.
 func (w *worker) exit(waitErr error, msg string) error {
 	for m := range w.msgs {
 		msg = m
 	}
-	why := "exited"
+	why := "exited with status 0 unasked"
 	if waitErr != nil {
 		why = waitErr.Error()
 	}
-	err := fmt.Errorf("worker (pid %d) %s", w.cmd.Process.Pid, why)
+	err := fmt.Errorf("worker (pid %d): %s", w.cmd.Process.Pid, why)
 	if text, ok := strings.CutPrefix(msg, "error "); ok {
 		err = fmt.Errorf("%w: %s", err, text)
 	}

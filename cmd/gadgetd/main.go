@@ -2,6 +2,7 @@
 // FunctionFS functions and leaves nothing behind when it stops.
 //
 //	gadgetd run -c FILE       set up, serve, tear down on SIGINT/SIGTERM
+//	                          (--user U:G: serve the endpoints as U:G)
 //	gadgetd validate -c FILE  check a file without touching the kernel
 //	gadgetd up -c FILE        configfs tree and functionfs mounts only
 //	gadgetd down -c FILE      unbind, unmount, remove the tree
@@ -57,6 +58,7 @@ type flags struct {
 	logFormat string
 	logLevel  string
 	socket    string
+	user      string
 	json      bool
 }
 
@@ -80,17 +82,49 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Set up the gadget, serve it, tear it down on SIGINT or SIGTERM",
 		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			o := gadget.Options{StatusSocket: f.socket}
+			if f.user != "" {
+				u, err := gadget.ParseUser(f.user)
+				if err != nil {
+					return usageError{fmt.Errorf("--%w", err)}
+				}
+				o.User = &u
+			}
 			cfg, log, err := load(&f, stderr)
+			if err != nil {
+				return err
+			}
+			o.Logger = log
+			// The worker reads no file: it logs as the supervisor was told to.
+			o.WorkerArgs = []string{"worker", "--log-format", f.logFormat, "--log-level", f.logLevel}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return gadget.Run(ctx, cfg, o)
+		},
+	}
+	fileFlag(run)
+	run.Flags().StringVar(&f.socket, "status-socket", "", "unix socket for `gadgetd status` (default: the file's status_socket)")
+	run.Flags().StringVar(&f.user, "user", "", "serve the endpoints as `USER[:GROUP]` (names or numbers) in a worker process; "+
+		"configfs, the mounts and the UDC stay with root")
+
+	worker := &cobra.Command{
+		Use:    "worker",
+		Short:  "The unprivileged half of run --user; started by run, not by hand",
+		Hidden: true,
+		Args:   noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if !gadget.IsWorker() {
+				return usageError{errors.New("worker: started by gadgetd run --user, not by hand")}
+			}
+			log, err := newLogger(stderr, f.logFormat, f.logLevel)
 			if err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return gadget.Run(ctx, cfg, gadget.Options{Logger: log, StatusSocket: f.socket})
+			return gadget.RunWorker(ctx, log)
 		},
 	}
-	fileFlag(run)
-	run.Flags().StringVar(&f.socket, "status-socket", "", "unix socket for `gadgetd status` (default: the file's status_socket)")
 
 	validate := &cobra.Command{
 		Use:   "validate -c FILE",
@@ -204,7 +238,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	status.Flags().StringVarP(&f.file, "config", "c", "", "gadget file naming the status socket")
 	status.Flags().BoolVar(&f.json, "json", false, "print JSON")
 
-	root.AddCommand(run, validate, up, down, udc, status)
+	root.AddCommand(run, worker, validate, up, down, udc, status)
 	return root
 }
 
@@ -241,6 +275,7 @@ func load(f *flags, stderr io.Writer) (*config.Config, *slog.Logger, error) {
 		level = f.logLevel
 	}
 	log, err := newLogger(stderr, format, level)
+	f.logFormat, f.logLevel = format, level
 	return cfg, log, err
 }
 

@@ -9,6 +9,19 @@ import (
 	"testing"
 )
 
+// envMain makes the test binary act as gadgetd itself (see TestMain), so a
+// test can run, signal and kill `gadgetd run` processes, and `run --user`
+// can start this binary again as its worker.
+const envMain = "GADGETD_TEST_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envMain) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 // gadgetd runs one command line and returns its output and error.
 func gadgetd(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
@@ -80,6 +93,7 @@ func TestUsage(t *testing.T) {
 		{"validate", "-c", "x.yaml", "extra"},
 		{"run", "-c", "x.yaml", "--no-such-flag"},
 		{"status"},
+		{"worker"},
 	} {
 		_, _, err := gadgetd(t, args...)
 		if err == nil {
@@ -99,5 +113,23 @@ func TestLogFlags(t *testing.T) {
 	}
 	if _, _, err := gadgetd(t, "validate", "-c", path, "--log-level", "loud"); !errors.As(err, &usageError{}) || !strings.Contains(err.Error(), "--log-level") {
 		t.Errorf("--log-level loud: %v", err)
+	}
+}
+
+// TestUserFlag: a bad --user is a usage error naming the flag and the
+// reason, found before the file is read.
+func TestUserFlag(t *testing.T) {
+	path := filepath.Join("..", "..", "configs", "loopback.yaml")
+	for _, tc := range []struct{ user, want string }{
+		{"0:0", `--user "0:0": uid 0 is root`},
+		{"65534:0", `--user "65534:0": gid 0 is root's group`},
+		{"no-such-user-gadgetkit", `--user "no-such-user-gadgetkit": no such user`},
+		{"65534:", `--user "65534:": want USER or USER:GROUP`},
+		{"99999999999:1", `--user "99999999999:1": uid 99999999999: out of range`},
+	} {
+		_, _, err := gadgetd(t, "run", "-c", path, "--user", tc.user)
+		if !errors.As(err, &usageError{}) || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("--user %s: %v, want a usage error %s...", tc.user, err, tc.want)
+		}
 	}
 }
