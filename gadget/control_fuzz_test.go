@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"testing"
@@ -401,4 +403,55 @@ func checkRecordsPage(t *testing.T, s ffs.Setup, reply []byte, from uint64) {
 		}
 		want++
 	}
+}
+
+// TestControlFloodDoesNotGrow sends 20,000 random control requests, most
+// of them stalled, to both personalities' handlers and through the log
+// limiter: the heap does not grow with their number.
+func TestControlFloodDoesNotGrow(t *testing.T) {
+	lim := testTroubles(t, discard)
+	ss := newSourceSinkFunction()
+	a, cmds := newFuzzAborter()
+	ab := &function{log: discard, aborts: a}
+	ab.cfg.Name = "abort"
+	rng := rand.New(rand.NewPCG(1, 2))
+	flood := func(n int) {
+		for range n {
+			var b [requestSize]byte
+			for i := range b {
+				b[i] = byte(rng.Uint32())
+			}
+			b[7] &= 0x0f // wLength up to 4095
+			if rng.IntN(2) == 0 {
+				b[0], b[1] = []byte{0x40, 0xc0}[rng.IntN(2)], byte(0x5b+rng.IntN(2))
+			}
+			r := hostileRequests(b[:])[0]
+			ss.controlError(ffs.ServeControl(r.s, r.stage(nil), ss.control))
+			r.s.Request = 0xa0 + r.s.Request%5
+			ab.controlError(ffs.ServeControl(r.s, r.stage(nil), a.control))
+			for _, ch := range cmds {
+				select {
+				case <-ch:
+				default:
+				}
+			}
+		}
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	flood(1000) // the limiter's table fills, the maps reach their size
+	before := heap()
+	flood(20_000)
+	after := heap()
+	if after > before+64<<10 {
+		t.Errorf("heap grew from %d to %d bytes over 20,000 requests", before, after)
+	}
+	if len(lim.kinds) > troubleKinds || lim.overflow.repeats == 0 {
+		t.Errorf("log limiter: %d kinds (at most %d), %d overflowed; want a full table and the rest counted", len(lim.kinds), troubleKinds, lim.overflow.repeats)
+	}
+	t.Logf("heap %d -> %d bytes; %d kinds logged, %d overflowed", before, after, len(lim.kinds), lim.overflow.repeats)
 }
