@@ -182,6 +182,13 @@ func supervise(ctx context.Context, s *setup, ln *net.UnixListener, o Options, l
 		*stopping = time.Now()
 		return w.stop()
 	case err := <-w.exited:
+		*stopping = time.Now()
+		if err == nil {
+			// Only a SIGTERM or SIGINT of its own ends the worker with 0
+			// (an init system signalling every process, or an operator).
+			log.Warn("the worker was stopped; tearing down", "worker", w.cmd.Process.Pid)
+			return nil
+		}
 		log.Error("the worker ended; tearing down", "worker", w.cmd.Process.Pid)
 		return w.exit(err, "")
 	}
@@ -293,13 +300,13 @@ func (w *worker) stop() error {
 	}
 }
 
-// exit describes the worker's end, which nobody asked for: its wait
-// status and the last error it reported. msg is a report line already read.
+// exit describes the worker's failure: its wait status and the last error
+// it reported. msg is a report line already read.
 func (w *worker) exit(waitErr error, msg string) error {
 	for m := range w.msgs {
 		msg = m
 	}
-	why := "exited with status 0 unasked"
+	why := "exited before it was ready"
 	if waitErr != nil {
 		why = waitErr.Error()
 	}

@@ -95,6 +95,13 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			o.Logger = log
+			if o.User == nil && cfg.User != "" {
+				u, err := gadget.ParseUser(cfg.User)
+				if err != nil {
+					return fmt.Errorf("%s: %w", f.file, err)
+				}
+				o.User = &u
+			}
 			// The worker reads no file: it logs as the supervisor was told to.
 			o.WorkerArgs = []string{"worker", "--log-format", f.logFormat, "--log-level", f.logLevel}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -105,7 +112,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	fileFlag(run)
 	run.Flags().StringVar(&f.socket, "status-socket", "", "unix socket for `gadgetd status` (default: the file's status_socket)")
 	run.Flags().StringVar(&f.user, "user", "", "serve the endpoints as `USER[:GROUP]` (names or numbers) in a worker process; "+
-		"configfs, the mounts and the UDC stay with root")
+		"configfs, the mounts and the UDC stay with root (default: the file's user)")
 
 	worker := &cobra.Command{
 		Use:    "worker",

@@ -133,3 +133,26 @@ func TestUserFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestUserKey: a name in the file's user that this machine does not know
+// fails run with the file named, before the kernel is touched.
+func TestUserKey(t *testing.T) {
+	good, err := os.ReadFile(filepath.Join("..", "..", "configs", "loopback.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "user.yaml")
+	if err := os.WriteFile(path, append(good, "user: no-such-user-gadgetkit\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = gadgetd(t, "run", "-c", path)
+	if want := path + `: user "no-such-user-gadgetkit": no such user`; err == nil || err.Error() != want {
+		t.Errorf("run: %v, want %s", err, want)
+	}
+	if errors.As(err, &usageError{}) {
+		t.Error("a bad file is not a usage error (exit 1, not 2)")
+	}
+	if _, _, err := gadgetd(t, "validate", "-c", path); err != nil {
+		t.Errorf("validate: %v (names are looked up by run only)", err)
+	}
+}

@@ -82,7 +82,8 @@ func (s *syncBuffer) String() string {
 }
 
 // daemon is a `gadgetd run --user 65534:65534` of configs/loopback.yaml,
-// with its status socket in a temporary directory.
+// with its status socket in a temporary directory; or, with the key, the
+// same user given by the file's user key.
 type daemon struct {
 	cmd    *exec.Cmd
 	stderr syncBuffer
@@ -90,7 +91,7 @@ type daemon struct {
 	exited chan error
 }
 
-func startDaemon(t *testing.T) *daemon {
+func startDaemon(t *testing.T, key bool) *daemon {
 	t.Helper()
 	guest.Require(t)
 	src, err := os.ReadFile(filepath.Join("..", "..", "configs", "loopback.yaml"))
@@ -103,11 +104,17 @@ func startDaemon(t *testing.T) *daemon {
 	if text == string(src) {
 		t.Fatal("configs/loopback.yaml has no status_socket line to move")
 	}
+	user := fmt.Sprintf("%d:%d", nobody, nobody)
+	args := []string{"--user", user}
+	if key {
+		text += fmt.Sprintf("user: %q\n", user)
+		args = nil
+	}
 	file := filepath.Join(dir, "loopback.yaml")
 	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d.cmd = exec.Command(os.Args[0], "run", "-c", file, "--user", fmt.Sprintf("%d:%d", nobody, nobody), "--log-level", "debug")
+	d.cmd = exec.Command(os.Args[0], append([]string{"run", "-c", file, "--log-level", "debug"}, args...)...)
 	// Under -race the runtime sleeps 1 s at exit (atexit_sleep_ms): not
 	// the daemon's time.
 	d.cmd.Env = append(os.Environ(), envMain+"=1", "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
@@ -254,7 +261,7 @@ func assertClean(t *testing.T, d *daemon, madeMountPoint bool) {
 // supervisor leaves nothing behind.
 func TestRunAsUser(t *testing.T) {
 	start := time.Now()
-	d := startDaemon(t)
+	d := startDaemon(t, false)
 	w := d.worker(t)
 	t.Logf("gadgetd ready in %v", time.Since(start).Round(time.Millisecond))
 
@@ -368,9 +375,9 @@ func TestRunAsUser(t *testing.T) {
 }
 
 // TestWorkerKilled: SIGKILL to the worker makes the supervisor tear the
-// gadget down and exit 1, naming the worker's end.
+// gadget down and exit 1, naming the worker's end. The user is the file's.
 func TestWorkerKilled(t *testing.T) {
-	d := startDaemon(t)
+	d := startDaemon(t, true)
 	w := d.worker(t)
 	if err := syscall.Kill(w, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -390,7 +397,7 @@ func TestWorkerKilled(t *testing.T) {
 // TestSupervisorKilled: a worker whose supervisor is SIGKILLed stops too
 // (Pdeathsig), and the next run replaces what the killed one left.
 func TestSupervisorKilled(t *testing.T) {
-	d := startDaemon(t)
+	d := startDaemon(t, false)
 	w := d.worker(t)
 	d.cmd.Process.Kill()
 	d.wait(t, 10*time.Second)
@@ -408,7 +415,7 @@ func TestSupervisorKilled(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	again := startDaemon(t)
+	again := startDaemon(t, false)
 	again.worker(t)
 	if log := again.stderr.String(); !strings.Contains(log, "stale gadget tree") {
 		t.Errorf("the second run does not mention the stale tree:\n%s", log)
@@ -420,4 +427,19 @@ func TestSupervisorKilled(t *testing.T) {
 	// The killed run made the mount point, so the second one keeps it.
 	assertClean(t, again, false)
 	os.Remove("/dev/usb-ffs/loop")
+}
+
+// TestWorkerStopped: a worker stopped with SIGTERM of its own (an init
+// system signalling every process of the service) is a stop, not a
+// failure: the supervisor tears down and exits 0.
+func TestWorkerStopped(t *testing.T) {
+	d := startDaemon(t, false)
+	w := d.worker(t)
+	if err := syscall.Kill(w, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err, _ := d.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("gadgetd exit after its worker was stopped: %v", err)
+	}
+	assertClean(t, d, true)
 }

@@ -17,7 +17,11 @@ type Config struct {
 	// StatusSocket is the unix socket path of the daemon's status
 	// endpoint; "" means none.
 	StatusSocket string
-	Log          Log
+	// User is who gadgetd serves the endpoints as, in a worker process:
+	// USER[:GROUP], names or numbers, never root. "" serves them as root
+	// in one process.
+	User string
+	Log  Log
 }
 
 // Gadget is the device part of the file.

@@ -60,7 +60,7 @@ func Parse(name string, r io.Reader) (*Config, error) {
 func (d *decoder) config(n *yaml.Node) *Config {
 	c := &Config{}
 	o := d.object(n, "")
-	o.allow("gadget", "udc", "configurations", "functions", "status_socket", "log")
+	o.allow("gadget", "udc", "configurations", "functions", "status_socket", "user", "log")
 	c.Gadget = d.gadget(o.need("gadget"))
 	d.osDesc = c.Gadget.OSDesc != nil
 	c.UDC = o.needStr("udc")
@@ -85,6 +85,9 @@ func (d *decoder) config(n *yaml.Node) *Config {
 		if d.err == nil && (c.StatusSocket == "" || len(c.StatusSocket) > 107) {
 			d.failf(n, p, "%q is not a unix socket path (1..107 bytes)", c.StatusSocket)
 		}
+	}
+	if n, p := o.get("user"); n != nil {
+		c.User = d.user(n, p)
 	}
 	c.Log = Log{Format: "text", Level: "info"}
 	if n, p := o.get("log"); n != nil {
