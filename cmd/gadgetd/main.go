@@ -80,7 +80,16 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	run := &cobra.Command{
 		Use:   "run -c FILE",
 		Short: "Set up the gadget, serve it, tear it down on SIGINT or SIGTERM",
-		Args:  noArgs,
+		Long: `Set up the gadget, serve it, tear it down on SIGINT or SIGTERM.
+
+With --user (or the file's user key) privileges are separated. This process
+stays root: it replaces a stale tree, creates the configfs tree, mounts
+functionfs owned by the user (directory 0500, files 0600 where the file
+gives no mode), binds the UDC and later tears it all down. A worker process
+running as the user, with no supplementary groups, no capabilities and
+no_new_privs, writes the descriptors and serves the endpoints and the status
+socket. If the worker fails, the gadget is torn down and run exits 1.`,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			o := gadget.Options{StatusSocket: f.socket}
 			if f.user != "" {
