@@ -76,6 +76,9 @@ func runWorker(ctx context.Context, log *slog.Logger, report io.Writer) error {
 	var h handoff
 	err := json.NewDecoder(in).Decode(&h)
 	in.Close()
+	if err == nil && h.Config == nil {
+		err = errors.New("no gadget file")
+	}
 	if err != nil {
 		return fmt.Errorf("worker: reading the supervisor's handoff: %w", err)
 	}
@@ -289,10 +292,13 @@ func (w *worker) stop() error {
 	}
 	select {
 	case err := <-w.exited:
-		if err != nil {
-			return w.exit(err, "")
+		// A worker signalled before it set up its handler dies of the
+		// SIGTERM: stopped as asked all the same.
+		var ee *exec.ExitError
+		if err == nil || errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGTERM {
+			return nil
 		}
-		return nil
+		return w.exit(err, "")
 	case <-time.After(stopTimeout):
 		w.cmd.Process.Kill()
 		<-w.exited
