@@ -13,7 +13,11 @@
 //   - loopback: OUT data comes back on IN, in order, like gadget zero's
 //     loopback function: every OUT request stays queued and each completion
 //     is copied into the next IN request; a transfer the host ended with a
-//     short packet or a zero-length packet ends the same way on IN.
+//     short packet or a zero-length packet ends the same way on IN. What
+//     the host sends after a SET_INTERFACE, reset or reconnect comes back
+//     whole; what it sent before and the gadget had not yet returned is
+//     dropped, as gadget zero drops it (see loopback.go for how the two are
+//     told apart).
 //   - sourcesink: IN sources gadget zero's pattern (0: zeros, 1: byte i of
 //     each packet is i%63), OUT sinks and checks it; gadget zero's vendor
 //     control requests 0x5b (write the test buffer) and 0x5c (read it back)

@@ -19,6 +19,9 @@ type function struct {
 	f     *ffs.Function
 	eps   []*epStats
 	serve session
+	// release gives back what the personality keeps between sessions,
+	// once run is over (nil if it keeps nothing).
+	release func()
 
 	mu      sync.Mutex
 	events  map[string]uint64
@@ -76,7 +79,8 @@ func openFunction(c config.Function, log *slog.Logger) (*function, error) {
 	}
 	inSt, outSt := fn.statsOf(in), fn.statsOf(out)
 	if fc.Personality.Kind == config.PersonalityLoopback {
-		fn.serve = loopback(in, out, inSt, outSt)
+		lb := newLoopback(in, out, inSt, outSt)
+		fn.serve, fn.release = lb.serve, lb.close
 	} else {
 		fn.serve = sourceSink(in, out, inSt, outSt, fc.Personality.Pattern)
 	}
@@ -129,6 +133,9 @@ func (fn *function) waitEnable(ctx context.Context, seen uint64) (uint64, error)
 func (fn *function) run(ctx context.Context) {
 	if fn.aborts != nil {
 		defer fn.aborts.writeRecords()
+	}
+	if fn.release != nil {
+		defer fn.release()
 	}
 	var seen uint64
 	for {

@@ -97,14 +97,6 @@ var matrix = []fault{
 			return r.g.Status().Functions[0].Events["enable"] > before
 		})
 		r.waitState("enabled")
-		// Known bug (README, "Known problems"): after a burst of
-		// SET_INTERFACE the loopback session of an earlier ENABLE may still
-		// be draining, and host data that lands in an OUT request it
-		// resubmitted is dropped when it ends (about 1 fault in 50 without
-		// this pause; 148 in a row passed with it). The matrix checks
-		// recovery once the fault has settled; without the pause,
-		// `TestSoak -soak -soak.only set-interface` reproduces the bug.
-		time.Sleep(300 * time.Millisecond)
 	}},
 	{"authorized", func(t *testing.T, r *rig) {
 		auth := filepath.Join(r.hostDir(), "authorized")
