@@ -368,6 +368,11 @@ func TestRunAsUser(t *testing.T) {
 		t.Fatalf("gadgetd exit after SIGTERM: %v", err)
 	}
 	t.Logf("SIGTERM to exit 0: %v", took)
+	// As without --user (gadget's TestSIGTERMFullQueue): the worker's stop
+	// and the supervisor's teardown together stay well within 2 s.
+	if took > 2*time.Second {
+		t.Errorf("exit took %v, want < 2s", took)
+	}
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", w)); err == nil {
 		t.Errorf("worker %d still runs after the supervisor exited", w)
 	}
