@@ -30,7 +30,7 @@ func (u User) check() error {
 }
 
 // ParseUser reads USER[:GROUP], each a name or a number. Numbers need no
-// /etc/passwd or /etc/group; without GROUP, the user's gid group is
+// /etc/passwd or /etc/group; without GROUP, the user's primary group is
 // looked up in /etc/passwd. Root (uid or gid 0) is refused.
 func ParseUser(s string) (User, error) {
 	fail := func(format string, a ...any) (User, error) {
