@@ -29,38 +29,41 @@ import (
 // /etc/passwd, so it is given as numbers.
 const nobody = 65534
 
-// envTryWrite makes the test binary try one write (see tryWrite), run as
+// envTryWrites makes the test binary try writes (see tryWrites), run as
 // nobody by asUser.
-const envTryWrite = "GADGETD_TEST_TRY_WRITE"
+const envTryWrites = "GADGETD_TEST_TRY_WRITES"
 
 func init() {
-	if what := os.Getenv(envTryWrite); what != "" {
-		os.Exit(tryWrite(what))
+	if list := os.Getenv(envTryWrites); list != "" {
+		tryWrites(strings.Split(list, "\n"))
+		os.Exit(0)
 	}
 }
 
-// tryWrite does "write:PATH" (open for writing and write a line) or
-// "mkdir:PATH", and exits 0 if the kernel refused it with EACCES or EPERM,
-// 1 if it was allowed, 2 on any other error.
-func tryWrite(what string) int {
-	op, path, _ := strings.Cut(what, ":")
-	var err error
-	switch op {
-	case "write":
-		err = os.WriteFile(path, []byte("dummy_udc.0\n"), 0)
-	case "mkdir":
-		err = os.Mkdir(path, 0o755)
-	default:
-		err = fmt.Errorf("unknown operation %q", op)
+// tryWrites does each "write:PATH" (open for writing and write a line) or
+// "mkdir:PATH" and prints one line per try: "refused" (EACCES or EPERM),
+// "allowed" or "failed", a tab, the error.
+func tryWrites(list []string) {
+	for _, what := range list {
+		op, path, _ := strings.Cut(what, ":")
+		var err error
+		switch op {
+		case "write":
+			err = os.WriteFile(path, []byte("dummy_udc.0\n"), 0)
+		case "mkdir":
+			err = os.Mkdir(path, 0o755)
+		default:
+			err = fmt.Errorf("unknown operation %q", op)
+		}
+		switch {
+		case err == nil:
+			fmt.Printf("allowed\t%s\n", what)
+		case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+			fmt.Printf("refused\t%v\n", err)
+		default:
+			fmt.Printf("failed\t%v\n", err)
+		}
 	}
-	fmt.Println(err)
-	switch {
-	case err == nil:
-		return 1
-	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
-		return 0
-	}
-	return 2
 }
 
 // syncBuffer collects a daemon's stderr while it runs.
@@ -209,21 +212,27 @@ func procStatus(t *testing.T, pid int) map[string]string {
 	return m
 }
 
-// asUser runs this test binary as nobody (no groups) to try one write.
-func asUser(t *testing.T, what string) {
+// asUser runs this test binary as nobody (no groups) to try the writes
+// and fails unless the kernel refuses each.
+func asUser(t *testing.T, writes ...string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), envTryWrite+"="+what)
+	cmd.Env = append(os.Environ(), envTryWrites+"="+strings.Join(writes, "\n"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		t.Logf("as %d: %s: refused: %s", nobody, what, strings.TrimSpace(string(out)))
-	case errors.As(err, &ee) && ee.ExitCode() == 1:
-		t.Errorf("as %d: %s: allowed", nobody, what)
-	default:
-		t.Errorf("as %d: %s: %v: %s", nobody, what, err, out)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("as %d: %v", nobody, err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(writes) {
+		t.Fatalf("as %d: %d answers to %d writes:\n%s", nobody, len(lines), len(writes), out)
+	}
+	for i, l := range lines {
+		if verdict, why, _ := strings.Cut(l, "\t"); verdict != "refused" {
+			t.Errorf("as %d: %s: %s %s", nobody, writes[i], verdict, why)
+		} else {
+			t.Logf("as %d: refused: %s", nobody, why)
+		}
 	}
 }
 
@@ -353,12 +362,13 @@ func TestRunAsUser(t *testing.T) {
 
 	// The user cannot change the gadget.
 	tree := (&configfs.Root{}).Path("gadgetkit-loopback")
-	asUser(t, "write:"+filepath.Join(tree, "UDC"))
-	asUser(t, "write:"+filepath.Join(tree, "idVendor"))
-	asUser(t, "write:"+filepath.Join(tree, "strings/0x409/serialnumber"))
-	asUser(t, "mkdir:"+filepath.Join(tree, "functions/ffs.extra"))
-	asUser(t, "mkdir:"+filepath.Join(tree, "configs/c.2"))
-	asUser(t, "write:/sys/class/udc/dummy_udc.0/soft_connect")
+	asUser(t,
+		"write:"+filepath.Join(tree, "UDC"),
+		"write:"+filepath.Join(tree, "idVendor"),
+		"write:"+filepath.Join(tree, "strings/0x409/serialnumber"),
+		"mkdir:"+filepath.Join(tree, "functions/ffs.extra"),
+		"mkdir:"+filepath.Join(tree, "configs/c.2"),
+		"write:/sys/class/udc/dummy_udc.0/soft_connect")
 
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
