@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -318,7 +320,25 @@ func (w *worker) exit(waitErr error, msg string) error {
 	}
 	err := fmt.Errorf("worker (pid %d): %s", w.cmd.Process.Pid, why)
 	if text, ok := strings.CutPrefix(msg, "error "); ok {
-		err = fmt.Errorf("%w: %s", err, text)
+		err = fmt.Errorf("%w: %s", err, printable(text))
 	}
 	return err
+}
+
+// maxReport bounds the worker's words in the supervisor's error.
+const maxReport = 1024
+
+// printable keeps the worker's report from writing control sequences to
+// the supervisor's log or terminal: the worker faces the host, and the
+// supervisor trusts nothing it says.
+func printable(s string) string {
+	if len(s) > maxReport {
+		s = s[:maxReport] + "..."
+	}
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return '?'
+		}
+		return r
+	}, s)
 }

@@ -2,7 +2,9 @@ package gadget
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -161,6 +163,33 @@ func TestHandoffConfig(t *testing.T) {
 		}
 		if diff := cmp.Diff(cfg, h.Config); diff != "" {
 			t.Errorf("%s: the worker's config differs (-supervisor +worker):\n%s", path, diff)
+		}
+	}
+}
+
+// TestWorkerExit: the supervisor's error names the worker, its exit and
+// its last reported error, with nothing but printable text from it.
+func TestWorkerExit(t *testing.T) {
+	for _, tc := range []struct {
+		waitErr error
+		report  []string
+		want    string
+	}{
+		{errors.New("signal: killed"), nil, "worker (pid 42): signal: killed"},
+		{errors.New("exit status 1"), []string{"ready", "error function loop: ep0: EL2HLT"},
+			"worker (pid 42): exit status 1: function loop: ep0: EL2HLT"},
+		{nil, []string{"error worker: status socket: bad"}, "worker (pid 42): exited before it was ready: worker: status socket: bad"},
+		{errors.New("exit status 1"), []string{"error \x1b[2Jgone\x00\xff"}, "worker (pid 42): exit status 1: ?[2Jgone??"},
+		{errors.New("exit status 1"), []string{"error " + strings.Repeat("x", 2000)},
+			"worker (pid 42): exit status 1: " + strings.Repeat("x", maxReport) + "..."},
+	} {
+		w := &worker{cmd: &exec.Cmd{Process: &os.Process{Pid: 42}}, msgs: make(chan string, len(tc.report))}
+		for _, m := range tc.report {
+			w.msgs <- m
+		}
+		close(w.msgs)
+		if got := w.exit(tc.waitErr, "").Error(); got != tc.want {
+			t.Errorf("exit(%v, report %q):\n got %q\nwant %q", tc.waitErr, tc.report, got, tc.want)
 		}
 	}
 }
