@@ -28,6 +28,13 @@
 // unplug, a UDC unbind or a reset shuts its transfers down, and the next
 // ENABLE starts it again: the daemon keeps running.
 //
+// With Options.User, Run separates privileges: the calling process stays
+// root to make the configfs tree, mount functionfs owned by the user, bind
+// the UDC and take it all down again, while a worker (the same executable
+// started again as that user, with no groups, no capabilities and
+// no_new_privs; see IsWorker and RunWorker) opens ep0, writes the
+// descriptors and serves the personalities and the status socket.
+//
 // Close tears down in the order the kernel needs: cancel and reap every
 // transfer in flight, close the endpoint files and ep0, unbind, unmount,
 // remove the tree. Status reports per-function and per-endpoint counters,
