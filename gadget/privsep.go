@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -138,6 +139,9 @@ func runSeparated(ctx context.Context, c *config.Config, o Options) error {
 		ln.SetUnlinkOnClose(false)
 		defer os.Remove(path)
 		defer ln.Close()
+	}
+	if err := prepareRecords(c, *o.User); err != nil {
+		return err
 	}
 	s, err := makeSetup(c, o.root(), log, o.User)
 	if err != nil {
@@ -341,4 +345,31 @@ func printable(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// prepareRecords makes each abort records file (and its directory) before
+// the worker starts, and gives the file to u: the worker writes it at exit
+// as u, which may not create files where root put it (/run/gadgetd).
+func prepareRecords(c *config.Config, u User) error {
+	for _, f := range c.Functions {
+		if f.FunctionFS == nil || f.FunctionFS.Personality.Abort == nil || f.FunctionFS.Personality.Abort.Records == "" {
+			continue
+		}
+		path := f.FunctionFS.Personality.Abort.Records
+		err := os.MkdirAll(filepath.Dir(path), 0o755)
+		var file *os.File
+		if err == nil {
+			file, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+		}
+		if err == nil {
+			err = file.Chown(int(u.UID), int(u.GID))
+			if cerr := file.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("functions %s: personality.abort.records: the worker's file: %w", f.Name, err)
+		}
+	}
+	return nil
 }
