@@ -144,12 +144,7 @@ func TestHandoffConfig(t *testing.T) {
 		t.Fatalf("no configs: %v", err)
 	}
 	for _, path := range files {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := config.Parse(path, f)
-		f.Close()
+		cfg, err := config.ParseFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}

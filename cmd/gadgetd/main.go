@@ -271,12 +271,7 @@ func load(f *flags, stderr io.Writer) (*config.Config, *slog.Logger, error) {
 	if f.file == "" {
 		return nil, nil, usageError{errors.New("-c FILE is required")}
 	}
-	r, err := os.Open(f.file)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer r.Close()
-	cfg, err := config.Parse(f.file, r)
+	cfg, err := config.ParseFile(f.file)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,12 +19,7 @@ func abortGadget(t *testing.T) (*gadget.Gadget, *config.Config) {
 	t.Helper()
 	guest.Require(t)
 	path := filepath.Join("..", "..", "configs", "abort.yaml")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse(path, f)
-	f.Close()
+	cfg, err := config.ParseFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,6 +21,16 @@ import (
 
 // maxFileSize bounds what Parse reads; a gadget file is a few KiB.
 const maxFileSize = 1 << 20
+
+// ParseFile is Parse of the file at path, named path in errors.
+func ParseFile(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Parse(path, f)
+}
 
 // Parse reads one gadget file. name is used in errors, which are *Error
 // values naming name:line and the field.

@@ -132,12 +132,7 @@ func TestAbortProbe(t *testing.T) {
 func TestAbortAfterBytes(t *testing.T) {
 	guest.Require(t)
 	path := filepath.Join("..", "..", "configs", "abort.yaml")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse(path, f)
-	f.Close()
+	cfg, err := config.ParseFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

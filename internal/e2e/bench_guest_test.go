@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -38,12 +37,7 @@ func BenchmarkSourceSinkThroughput(b *testing.B) {
 	})
 	b.Run("gadgetd", func(b *testing.B) {
 		path := filepath.Join("..", "..", "configs", "sourcesink.yaml")
-		f, err := os.Open(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		cfg, err := config.Parse(path, f)
-		f.Close()
+		cfg, err := config.ParseFile(path)
 		if err != nil {
 			b.Fatal(err)
 		}

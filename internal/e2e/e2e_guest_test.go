@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -23,12 +22,7 @@ func serve(t *testing.T, name string, iface int) (*gadget.Gadget, *host.Device, 
 	t.Helper()
 	guest.Require(t)
 	path := filepath.Join("..", "..", "configs", name)
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse(path, f)
-	f.Close()
+	cfg, err := config.ParseFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,12 +29,7 @@ func TestSourceSinkUsbtest(t *testing.T) {
 	}
 	defer guest.UnloadModule("usbtest")
 	path := filepath.Join("..", "..", "configs", "sourcesink.yaml")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse(path, f)
-	f.Close()
+	cfg, err := config.ParseFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

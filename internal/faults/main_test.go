@@ -26,13 +26,7 @@ func TestMain(m *testing.M) {
 }
 
 func daemon(path string) int {
-	f, err := os.Open(path)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cfg, err := config.Parse(path, f)
-	f.Close()
+	cfg, err := config.ParseFile(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

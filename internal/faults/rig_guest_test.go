@@ -50,12 +50,7 @@ func (s *syncBuffer) count(substr string) int {
 func loadConfig(t *testing.T, name string) *config.Config {
 	t.Helper()
 	path := filepath.Join("..", "..", "configs", name)
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	cfg, err := config.Parse(path, f)
+	cfg, err := config.ParseFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
