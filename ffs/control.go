@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -191,7 +192,29 @@ func (s ep0Stage) Stall() error {
 // data or status stage whatever O_NONBLOCK says, so this does not park on
 // the poller; it goes through SyscallConn's Control, not Read, so that the
 // read deadline Run keeps on ep0 cannot fail an answer.
+//
+// On an O_NONBLOCK ep0 f_fs only tries its mutex and answers EAGAIN when it
+// is taken (by a poll of ep0 from the runtime's netpoller, seen in the SETUP
+// flood), and an interrupted wait for a data stage answers EINTR. Either
+// way the request is still pending, so the transfer is tried again: given
+// up, the request would stay pending and Run's next read of ep0 would take
+// an OUT data stage for events.
 func (f *Function) ep0io(p []byte, read bool) (int, error) {
+	deadline := time.Now().Add(ep0Retry)
+	for try := 1; ; try++ {
+		n, err := f.ep0once(p, read)
+		if !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR) || time.Now().After(deadline) {
+			return n, err
+		}
+		time.Sleep(min(time.Duration(try)*50*time.Microsecond, 5*time.Millisecond))
+	}
+}
+
+// ep0Retry bounds how long ep0io retries: f_fs holds the mutex for
+// microseconds, and the host gives up on a control request after 5 s.
+const ep0Retry = time.Second
+
+func (f *Function) ep0once(p []byte, read bool) (int, error) {
 	var n int
 	var ioerr error
 	err := f.ep0raw.Control(func(fd uintptr) {
