@@ -75,7 +75,7 @@ type hostileRequest struct {
 const (
 	requestSize = 10
 	// maxRequests bounds one input's work, whatever its length.
-	maxRequests = 64
+	maxRequests = 16
 
 	flagShort      = 1 << 0 // the host ends the OUT data stage early
 	flagKernelFail = 1 << 1 // the kernel refuses every stage (a superseded SETUP)
