@@ -188,14 +188,15 @@ func (s ep0Stage) Stall() error {
 	return err
 }
 
-// ep0io reads or writes ep0 once. f_fs waits in the kernel for a control
+// ep0io makes one transfer on ep0. f_fs waits in the kernel for a control
 // data or status stage whatever O_NONBLOCK says, so this does not park on
 // the poller; it goes through SyscallConn's Control, not Read, so that the
 // read deadline Run keeps on ep0 cannot fail an answer.
 //
 // On an O_NONBLOCK ep0 f_fs only tries its mutex and answers EAGAIN when it
-// is taken (by a poll of ep0 from the runtime's netpoller, seen in the SETUP
-// flood), and an interrupted wait for a data stage answers EINTR. Either
+// is taken (its poll takes it too, called from the runtime's netpoller on
+// another thread), and an interrupted wait for a data stage answers EINTR
+// (from source, Linux 6.1). Either
 // way the request is still pending, so the transfer is tried again: given
 // up, the request would stay pending and Run's next read of ep0 would take
 // an OUT data stage for events.
