@@ -74,7 +74,9 @@ func ServeControl(s Setup, stage ControlStage, handler func(*Control) error) err
 }
 
 func (f *Function) serveControl(s Setup) {
+	f.busy = false
 	err := ServeControl(s, ep0Stage{f: f, in: s.IsIn()}, f.cfg.OnControl)
+	f.dataStage = f.busy && !s.IsIn() && s.Length > 0
 	if err != nil && f.cfg.OnError != nil {
 		f.cfg.OnError(err)
 	}
@@ -204,7 +206,9 @@ func (f *Function) ep0io(p []byte, read bool) (int, error) {
 	deadline := time.Now().Add(ep0Retry)
 	for try := 1; ; try++ {
 		n, err := f.ep0once(p, read)
-		if !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR) || time.Now().After(deadline) {
+		busy := errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR)
+		if !busy || time.Now().After(deadline) {
+			f.busy = busy
 			return n, err
 		}
 		time.Sleep(min(time.Duration(try)*50*time.Microsecond, 5*time.Millisecond))

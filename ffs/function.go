@@ -45,6 +45,10 @@ type Function struct {
 	ep0raw syscall.RawConn
 	evbuf  [4 * eventSize]byte // f_fs queues at most 4 events
 	evs    []Event
+	// Owned by Run's goroutine. busy: the last ep0 transfer gave up on
+	// EAGAIN/EINTR, so its request is still pending. dataStage: that
+	// request is an OUT one, and the next read of ep0 is its data stage.
+	busy, dataStage bool
 
 	eps []*EP
 	eng *engine
@@ -214,6 +218,16 @@ func (f *Function) Run(ctx context.Context) error {
 			f.ep0.SetReadDeadline(time.Unix(1, 0))
 		}
 		n, err := f.readEvents()
+		if f.dataStage && (err == nil || errors.Is(err, syscall.EOVERFLOW)) {
+			// Not events: the data of an OUT request whose answer could
+			// not be made (the host may have made it look like events).
+			// Reading it ended the request; the host sees it accepted.
+			f.dataStage = false
+			if f.cfg.OnError != nil {
+				f.cfg.OnError(fmt.Errorf("ffs: read and dropped the data stage of an OUT request left unanswered (%d bytes, %v)", n, err))
+			}
+			continue
+		}
 		switch {
 		case err == nil:
 		case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil:
@@ -223,6 +237,13 @@ func (f *Function) Run(ctx context.Context) error {
 			continue // see ep0Repoll
 		case errors.Is(err, syscall.EIDRM), errors.Is(err, syscall.EINTR):
 			continue // a SETUP superseded before we read it: nothing to answer
+		case errors.Is(err, syscall.EOVERFLOW):
+			// A data stage longer than the event buffer, read as events:
+			// ep0 works again and the request is over.
+			if f.cfg.OnError != nil {
+				f.cfg.OnError(fmt.Errorf("ffs: an OUT data stage was read for events and dropped: %w", err))
+			}
+			continue
 		case errors.Is(err, syscall.EL2HLT):
 			// f_fs stalled an IN SETUP still pending when we read for
 			// events (its answer failed): the host saw a stall and ep0
