@@ -9,13 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gadgetkit/gadgetkit/configfs"
 	"github.com/gadgetkit/gadgetkit/internal/config"
+	"github.com/gadgetkit/gadgetkit/internal/testkit"
 	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
 )
 
@@ -53,44 +53,6 @@ func writeConfig(t *testing.T, src, socket string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// syncBuffer collects a gadget's log while its goroutines write to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// assertNoResidue fails unless the gadget's tree and functionfs mounts are
-// gone.
-func assertNoResidue(t *testing.T, cfg *config.Config) {
-	t.Helper()
-	names, err := (&configfs.Root{}).Gadgets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(names) != 0 {
-		t.Errorf("configfs still holds gadgets %v", names)
-	}
-	mounts, err := configfs.FunctionFSMounts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(mounts) != 0 {
-		t.Errorf("functionfs still mounted: %+v", mounts)
-	}
 }
 
 // assertNoMountPoint fails if a mount point the gadget made is still there.
@@ -140,7 +102,7 @@ func outQueueFull(depth int) func(*Status) bool {
 func TestStartServeClose(t *testing.T) {
 	guest.Require(t)
 	cfg, _ := loadConfig(t, "loopback.yaml")
-	var logs syncBuffer
+	var logs testkit.Log
 	g, err := Start(cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +131,7 @@ func TestStartServeClose(t *testing.T) {
 			t.Log(l)
 		}
 	}
-	assertNoResidue(t, cfg)
+	testkit.AssertNoResidue(t)
 	assertNoMountPoint(t, cfg)
 	if _, err := os.Stat(cfg.StatusSocket); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("status socket left behind: %v", err)
@@ -199,7 +161,7 @@ func TestReconnect(t *testing.T) {
 		if err := g.Close(); err != nil {
 			t.Error(err)
 		}
-		assertNoResidue(t, cfg)
+		testkit.AssertNoResidue(t)
 	}()
 	depth := cfg.Functions[0].FunctionFS.Personality.QueueDepth
 	status := func() (*Status, error) { st := g.Status(); return &st, nil }
@@ -279,7 +241,7 @@ func TestSIGTERMFullQueue(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("no exit 5 s after SIGTERM\n%s", stderr.String())
 	}
-	assertNoResidue(t, cfg)
+	testkit.AssertNoResidue(t)
 	assertNoMountPoint(t, cfg)
 }
 
@@ -303,7 +265,7 @@ func TestStaleAfterSIGKILL(t *testing.T) {
 		t.Fatal("SIGKILL left no tree: nothing to test")
 	}
 
-	var logs syncBuffer
+	var logs testkit.Log
 	g, err := Start(cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatalf("restart after SIGKILL: %v\n%s", err, logs.String())
@@ -316,7 +278,7 @@ func TestStaleAfterSIGKILL(t *testing.T) {
 	if err := g.Close(); err != nil {
 		t.Fatal(err)
 	}
-	assertNoResidue(t, cfg)
+	testkit.AssertNoResidue(t)
 	// The killed run made the mount point, so the restarted one keeps it.
 	os.Remove(cfg.Functions[0].FunctionFS.Mount.Dir)
 }
@@ -335,7 +297,7 @@ func TestFailureCreatesNothing(t *testing.T) {
 	if !strings.Contains(err.Error(), "no_such_udc.7") {
 		t.Errorf("error does not name the UDC: %v", err)
 	}
-	assertNoResidue(t, cfg)
+	testkit.AssertNoResidue(t)
 	assertNoMountPoint(t, cfg)
 }
 
@@ -364,7 +326,7 @@ func TestUpDown(t *testing.T) {
 	if err := Down(cfg, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	assertNoResidue(t, cfg)
+	testkit.AssertNoResidue(t)
 	os.Remove(want.Dir)
 
 	kernel, err := config.Parse("kernel.yaml", strings.NewReader(`
@@ -395,7 +357,7 @@ functions: [{name: ss, type: SourceSink, pattern: 1}]
 	if err := guest.WaitHostGone("kss", 5*time.Second); err != nil {
 		t.Error(err)
 	}
-	assertNoResidue(t, kernel)
+	testkit.AssertNoResidue(t)
 	if err := Down(kernel, Options{}); err != nil {
 		t.Errorf("down of a gadget already down: %v", err)
 	}
@@ -417,7 +379,7 @@ func TestAbortCancel(t *testing.T) {
 		if err := g.Close(); err != nil {
 			t.Error(err)
 		}
-		assertNoResidue(t, cfg)
+		testkit.AssertNoResidue(t)
 	}()
 	st := waitStatus(t, func() (*Status, error) { s := g.Status(); return &s, nil }, "64 aborts",
 		func(st *Status) bool {

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/gadgetkit/gadgetkit/configfs"
 	"github.com/gadgetkit/gadgetkit/gadget"
 	"github.com/gadgetkit/gadgetkit/internal/host"
+	"github.com/gadgetkit/gadgetkit/internal/testkit"
 	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
 )
 
@@ -66,30 +66,12 @@ func tryWrites(list []string) {
 	}
 }
 
-// syncBuffer collects a daemon's stderr while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // daemon is a `gadgetd run --user 65534:65534` of configs/loopback.yaml,
 // with its status socket in a temporary directory; or, with the key, the
 // same user given by the file's user key.
 type daemon struct {
 	cmd    *exec.Cmd
-	stderr syncBuffer
+	stderr testkit.Log
 	socket string
 	exited chan error
 }
@@ -240,20 +222,7 @@ func asUser(t *testing.T, writes ...string) {
 // and (if the daemon made it) no mount point is left.
 func assertClean(t *testing.T, d *daemon, madeMountPoint bool) {
 	t.Helper()
-	names, err := (&configfs.Root{}).Gadgets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(names) != 0 {
-		t.Errorf("configfs still holds gadgets %v", names)
-	}
-	mounts, err := configfs.FunctionFSMounts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(mounts) != 0 {
-		t.Errorf("functionfs still mounted: %+v", mounts)
-	}
+	testkit.AssertNoResidue(t)
 	if _, err := os.Stat("/dev/usb-ffs/loop"); madeMountPoint && !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("mount point /dev/usb-ffs/loop left behind (stat: %v)", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/google/gousb"
 
 	"github.com/gadgetkit/gadgetkit/gadget"
+	"github.com/gadgetkit/gadgetkit/internal/testkit"
 	"github.com/gadgetkit/gadgetkit/internal/usbtest"
 	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
 )
@@ -75,7 +76,7 @@ func TestSetupFlood(t *testing.T) {
 	r := start(t, "loopback.yaml")
 	r.check("before the flood")
 	base := measure()
-	logBase := r.log.count("\n")
+	logBase := r.log.Count("\n")
 	seed := *floodSeed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
@@ -135,7 +136,7 @@ func TestSetupFlood(t *testing.T) {
 	if counts[failed] != 0 {
 		t.Errorf("%d requests neither answered nor stalled: %v", counts[failed], failures)
 	}
-	lines := r.log.count("\n") - logBase
+	lines := r.log.Count("\n") - logBase
 	// Every interval the flood touched may log each kind of the table
 	// twice (first and summary) and the overflow twice; 10 lines for the
 	// stream and the session.
@@ -146,7 +147,7 @@ func TestSetupFlood(t *testing.T) {
 	r.check("after the flood")
 	u := assertNoGrowth(t, "flood", base, 16<<10)
 	t.Logf("%d requests in %v (%.0f/s): %d stalled; usage %+v -> %+v; %d log lines, %d mention a control request",
-		n, took.Round(time.Millisecond), n/took.Seconds(), counts[stalled], base, u, lines, r.log.count("control request"))
+		n, took.Round(time.Millisecond), n/took.Seconds(), counts[stalled], base, u, lines, r.log.Count("control request"))
 }
 
 // TestControlHandlerHostile sends gadget zero's vendor requests to the
@@ -262,7 +263,7 @@ func TestControlOUTBeyondEP0Buffer(t *testing.T) {
 	}
 	defer guest.UnloadModule("usbtest")
 	cfg := loadConfig(t, "sourcesink.yaml")
-	var log syncBuffer
+	var log testkit.Log
 	g, err := gadget.Start(cfg, gadget.Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +272,7 @@ func TestControlOUTBeyondEP0Buffer(t *testing.T) {
 		if err := g.Close(); err != nil {
 			t.Errorf("gadget teardown: %v", err)
 		}
-		assertNoResidue(t)
+		testkit.AssertNoResidue(t)
 		if t.Failed() {
 			t.Logf("gadget log:\n%s", log.String())
 		}

@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/gadgetkit/gadgetkit/configfs"
+	"github.com/gadgetkit/gadgetkit/internal/testkit"
 	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
 )
 
 // daemonProc runs this test binary as a gadgetd of configs/loopback.yaml
 // (see TestMain).
-func daemonProc(t *testing.T, stderr *syncBuffer) *exec.Cmd {
+func daemonProc(t *testing.T, stderr *testkit.Log) *exec.Cmd {
 	t.Helper()
 	path, err := filepath.Abs(filepath.Join("..", "..", "configs", "loopback.yaml"))
 	if err != nil {
@@ -46,7 +47,7 @@ func TestKillWithIOInFlightThenRestart(t *testing.T) {
 			r.d.Close()
 		}
 	})
-	var log1, log2 syncBuffer
+	var log1, log2 testkit.Log
 	first := daemonProc(t, &log1)
 	r.reopen()
 	r.check("first daemon")
@@ -98,7 +99,7 @@ func TestKillWithIOInFlightThenRestart(t *testing.T) {
 	if err := second.Wait(); err != nil {
 		t.Fatalf("SIGTERM: daemon exited with %v\n%s", err, log2.String())
 	}
-	assertNoResidue(t)
+	testkit.AssertNoResidue(t)
 }
 
 // TestMoveBetweenUDCs reloads dummy_hcd with three UDCs and moves the

@@ -3,7 +3,6 @@
 package faults
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -11,39 +10,15 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/gadgetkit/gadgetkit/configfs"
 	"github.com/gadgetkit/gadgetkit/gadget"
 	"github.com/gadgetkit/gadgetkit/internal/config"
 	"github.com/gadgetkit/gadgetkit/internal/host"
+	"github.com/gadgetkit/gadgetkit/internal/testkit"
 	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
 )
-
-// syncBuffer collects the gadget's log while its goroutines write to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// count is the number of log lines containing substr.
-func (s *syncBuffer) count(substr string) int {
-	return strings.Count(s.String(), substr)
-}
 
 // loadConfig parses a file of the repository's configs directory without
 // its status socket.
@@ -63,7 +38,7 @@ type rig struct {
 	t      *testing.T
 	cfg    *config.Config
 	g      *gadget.Gadget
-	log    *syncBuffer
+	log    *testkit.Log
 	serial string
 	d      *host.Device
 	p      *host.Pipe
@@ -76,7 +51,7 @@ type rig struct {
 func start(t *testing.T, name string) *rig {
 	t.Helper()
 	guest.Require(t)
-	r := &rig{t: t, cfg: loadConfig(t, name), log: &syncBuffer{}}
+	r := &rig{t: t, cfg: loadConfig(t, name), log: &testkit.Log{}}
 	r.serial = r.cfg.Gadget.Strings[0].Serial
 	logger := slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	g, err := gadget.Start(r.cfg, gadget.Options{Logger: logger})
@@ -91,7 +66,7 @@ func start(t *testing.T, name string) *rig {
 		if err := g.Close(); err != nil {
 			t.Errorf("gadget teardown: %v", err)
 		}
-		assertNoResidue(t)
+		testkit.AssertNoResidue(t)
 		if t.Failed() {
 			t.Logf("gadget log:\n%s", r.log)
 		}
@@ -281,25 +256,5 @@ func assertNoGrowth(t *testing.T, what string, base usage, slackKiB int) usage {
 			return u
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// assertNoResidue fails unless configfs holds no gadget and no functionfs
-// is mounted.
-func assertNoResidue(t *testing.T) {
-	t.Helper()
-	names, err := (&configfs.Root{}).Gadgets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(names) != 0 {
-		t.Errorf("configfs still holds gadgets %v", names)
-	}
-	mounts, err := configfs.FunctionFSMounts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(mounts) != 0 {
-		t.Errorf("functionfs still mounted: %+v", mounts)
 	}
 }
