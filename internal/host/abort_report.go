@@ -41,9 +41,28 @@ type AbortGadget struct {
 	Interface int
 }
 
+// refusedFor is how long Cancel and Shape repeat a request the gadget
+// refused: it refuses (stalls, changing nothing) while the endpoint's loop
+// is not serving yet, e.g. just after the host configured it, or is busy
+// with an earlier request.
+const refusedFor = 2 * time.Second
+
+// control makes a vendor request to an endpoint, again while the gadget
+// refuses it, for up to refusedFor.
+func (g AbortGadget) control(request uint8, ep gousb.EndpointAddress, data []byte) error {
+	deadline := time.Now().Add(refusedFor)
+	for {
+		_, err := g.D.Control(rtVendorOutEndpoint, request, 0, uint16(ep), data)
+		if !errors.Is(err, ErrStall) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Cancel asks the gadget to cancel every request in flight on ep.
 func (g AbortGadget) Cancel(ep gousb.EndpointAddress) error {
-	if _, err := g.D.Control(rtVendorOutEndpoint, abortlog.RequestCancel, 0, uint16(ep), nil); err != nil {
+	if err := g.control(abortlog.RequestCancel, ep, nil); err != nil {
 		return fmt.Errorf("abort cancel request for %s: %w", ep, err)
 	}
 	return nil
@@ -55,7 +74,7 @@ func (g AbortGadget) Shape(ep gousb.EndpointAddress, depth, size int) error {
 	var b [8]byte
 	binary.LittleEndian.PutUint32(b[:4], uint32(depth))
 	binary.LittleEndian.PutUint32(b[4:], uint32(size))
-	if _, err := g.D.Control(rtVendorOutEndpoint, abortlog.RequestShape, 0, uint16(ep), b[:]); err != nil {
+	if err := g.control(abortlog.RequestShape, ep, b[:]); err != nil {
 		return fmt.Errorf("abort shape request for %s (depth %d, size %d): %w", ep, depth, size, err)
 	}
 	return nil
