@@ -3,7 +3,6 @@ package ffs
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,17 +15,7 @@ import (
 // data. Run drops it instead of decoding the host's bytes as events: here
 // they spell an ENABLE, which must not reach OnEvent.
 func TestRunDropsTheDataStageOfAnUnansweredRequest(t *testing.T) {
-	fn := &Function{changed: make(chan struct{}), eng: &engine{closing: make(chan struct{})}}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fn.ep0 = os.NewFile(uintptr(fds[0]), "fake-ep0")
-	defer fn.ep0.Close()
-	defer unix.Close(fds[1])
-	if fn.ep0raw, err = fn.ep0.SyscallConn(); err != nil {
-		t.Fatal(err)
-	}
+	fn, peer := runnable(t)
 	event := func(setup [8]byte, typ EventType) []byte {
 		return append(setup[:], byte(typ), 0, 0, 0)
 	}
@@ -50,13 +39,13 @@ func TestRunDropsTheDataStageOfAnUnansweredRequest(t *testing.T) {
 		reported = append(reported, err.Error())
 		if len(reported) == 1 { // the failed answer: the host's data stage comes next
 			for _, rec := range [][]byte{fakeEnable, marker} {
-				if _, err := unix.Write(fds[1], rec); err != nil {
+				if _, err := unix.Write(peer, rec); err != nil {
 					t.Error(err)
 				}
 			}
 		}
 	}
-	if _, err := unix.Write(fds[1], event([8]byte{0x41, 0x01, 0, 0, 0, 0, byte(len(fakeEnable)), 0}, EventSetup)); err != nil {
+	if _, err := unix.Write(peer, event([8]byte{0x41, 0x01, 0, 0, 0, 0, byte(len(fakeEnable)), 0}, EventSetup)); err != nil {
 		t.Fatal(err)
 	}
 	if err := fn.Run(ctx); !errors.Is(err, context.Canceled) {

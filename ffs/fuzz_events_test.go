@@ -104,17 +104,7 @@ func FuzzRun(f *testing.F) {
 
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		fn := &Function{changed: make(chan struct{}), eng: &engine{closing: make(chan struct{})}}
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fn.ep0 = os.NewFile(uintptr(fds[0]), "fake-ep0")
-		defer fn.ep0.Close()
-		defer unix.Close(fds[1])
-		if fn.ep0raw, err = fn.ep0.SyscallConn(); err != nil {
-			t.Fatal(err)
-		}
+		fn, peer := runnable(t)
 		var got []Event
 		state := StateUnbound
 		fn.cfg.OnEvent = func(ev Event) {
@@ -140,11 +130,11 @@ func FuzzRun(f *testing.F) {
 			return errors.New("OUT data stage: stalled")
 		}
 		for _, r := range reads {
-			if _, err := unix.Write(fds[1], r); err != nil {
+			if _, err := unix.Write(peer, r); err != nil {
 				t.Fatal(err)
 			}
 		}
-		err = fn.Run(ctx)
+		err := fn.Run(ctx)
 		if bad {
 			if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("Run returned %v, want the decode error of a bad read", err)
@@ -156,4 +146,20 @@ func FuzzRun(f *testing.F) {
 			t.Fatalf("Run delivered %v, want %v", got, want)
 		}
 	})
+}
+
+// runnable is a Function that Run can serve without a kernel: its ep0 is
+// one end of a SOCK_SEQPACKET pair, each record written to peer one read.
+func runnable(t *testing.T) (fn *Function, peer int) {
+	fn = &Function{changed: make(chan struct{}), eng: &engine{closing: make(chan struct{})}}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn.ep0 = os.NewFile(uintptr(fds[0]), "fake-ep0")
+	t.Cleanup(func() { fn.ep0.Close(); unix.Close(fds[1]) })
+	if fn.ep0raw, err = fn.ep0.SyscallConn(); err != nil {
+		t.Fatal(err)
+	}
+	return fn, fds[1]
 }
