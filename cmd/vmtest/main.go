@@ -34,7 +34,7 @@ Usage:
       other binary runs directly on the host. Settings come from the
       environment: GADGETKIT_VM_MODULES, GADGETKIT_VM_SS=1, GADGETKIT_VM_UDCS,
       GADGETKIT_VM_BINS, GADGETKIT_VM_CONSOLE, GADGETKIT_VM_TIMEOUT,
-      GADGETKIT_VM_KVM=1, GADGETKIT_VM_MEM; GADGETKIT_VM=always|never|auto.
+      GADGETKIT_VM_KVM=1, GADGETKIT_VM_MEM, GADGETKIT_VM_OUT; GADGETKIT_VM=always|never|auto.
   vmtest run [flags] -- CMD [ARGS...]
       One guest for a scenario: CMD (a host path) runs as root in the guest,
       with --bin executables on PATH, --file copies, and everything the guest

@@ -52,6 +52,7 @@ func ModuleRoot(dir string) (string, error) {
 //	GADGETKIT_VM_TIMEOUT  whole-run timeout (Go duration; default: -test.timeout + 2m)
 //	GADGETKIT_VM_KVM=1    use KVM instead of TCG
 //	GADGETKIT_VM_MEM      guest memory in MiB
+//	GADGETKIT_VM_OUT      host directory receiving what the guest writes to $GADGETKIT_OUT
 func EnvOptions(o *Options, args []string) error {
 	if v := os.Getenv("GADGETKIT_VM_MODULES"); v != "" {
 		o.Modules = append(o.Modules, strings.Split(v, ",")...)
@@ -68,6 +69,7 @@ func EnvOptions(o *Options, args []string) error {
 		o.Bins = append(o.Bins, filepath.SplitList(v)...)
 	}
 	o.Console = os.Getenv("GADGETKIT_VM_CONSOLE")
+	o.OutDir = os.Getenv("GADGETKIT_VM_OUT")
 	o.KVM = os.Getenv("GADGETKIT_VM_KVM") == "1"
 	if v := os.Getenv("GADGETKIT_VM_MEM"); v != "" {
 		n, err := strconv.Atoi(v)
