@@ -126,6 +126,21 @@ func Closure(want []string, depsOf func(name string) ([]string, error)) ([]strin
 	return order, nil
 }
 
+// PresentModules returns those of names that the module tree at root has.
+func PresentModules(root string, names []string) ([]string, error) {
+	idx, err := IndexModules(root)
+	if err != nil {
+		return nil, err
+	}
+	var have []string
+	for _, n := range names {
+		if _, ok := idx[ModName(n)]; ok {
+			have = append(have, n)
+		}
+	}
+	return have, nil
+}
+
 // ResolveModules finds want and their dependencies in the module tree at root
 // and returns them in load order.
 func ResolveModules(root string, want []string) ([]Module, map[string]string, error) {

@@ -1,7 +1,10 @@
 package vmtest
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -91,5 +94,25 @@ func TestResolveModulesFromKernelPackage(t *testing.T) {
 		if !seen[want] {
 			t.Errorf("closure lacks %s: %v", want, mods)
 		}
+	}
+}
+
+func TestPresentModules(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"kernel/drivers/usb/usb-common.ko", "kernel/fs/configfs.ko", "kernel/README"} {
+		p := filepath.Join(root, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := PresentModules(root, []string{"udmabuf", "usb_common", "configfs", "README"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"usb_common", "configfs"}; !slices.Equal(got, want) {
+		t.Fatalf("PresentModules = %v, want %v", got, want)
 	}
 }

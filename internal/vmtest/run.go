@@ -273,6 +273,11 @@ func buildInitramfs(dst string, o Options) error {
 	}
 	want := append(append([]string(nil), BaseModules...), CarriedModules...)
 	want = append(want, o.Modules...)
+	optional, err := PresentModules(o.Kernel.ModulesDir, OptionalModules)
+	if err != nil {
+		return err
+	}
+	want = append(want, optional...)
 	mods, paths, err := ResolveModules(o.Kernel.ModulesDir, want)
 	if err != nil {
 		return err
