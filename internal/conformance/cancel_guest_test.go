@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gadgetkit/gadgetkit/internal/aio"
+	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
 )
 
 // poison fills an io_event so that any write by the kernel shows.
@@ -403,7 +406,12 @@ func shutdown(t *testing.T, r *rig, o *obs, end func() error) {
 			o.depart("request %d ended with %s", ev.Data, resName(ev.Res))
 		}
 	}
-	o.see("8 requests (4 OUT, 4 IN): %v", counts)
+	var seen []string
+	for res, n := range counts {
+		seen = append(seen, fmt.Sprintf("%d x %s", n, res))
+	}
+	slices.Sort(seen)
+	o.see("8 requests (4 OUT, 4 IN): %s", strings.Join(seen, ", "))
 	var errs []string
 	for _, cb := range cbs {
 		var res aio.Event
@@ -423,6 +431,36 @@ func TestShutdownDisconnect(t *testing.T) {
 	o := observe(t, "shutdown-disconnect")
 	t.Cleanup(func() { guestSoftConnect(t, r.udc, true) })
 	shutdown(t, r, o, func() error { return guestSoftConnect(t, r.udc, false) })
+}
+
+// TestShutdownDeconfigure has the guest's host side select configuration
+// 0 through sysfs (usb_set_configuration sends SET_CONFIGURATION 0), which
+// disables the function without a disconnect, then configuration 1 again.
+func TestShutdownDeconfigure(t *testing.T) {
+	r := newRig(t)
+	o := observe(t, "shutdown-deconfigure")
+	dev, err := guest.WaitHostDevice(r.g.Serial, guard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setConfig := func(v string) error {
+		return os.WriteFile(filepath.Join(dev, "bConfigurationValue"), []byte(v), 0)
+	}
+	shutdown(t, r, o, func() error { return setConfig("0") })
+	if err := setConfig("1"); err != nil {
+		t.Fatal(err)
+	}
+	p := pattern(512, 9)
+	fill(r.buf(0, 512), 0)
+	r.read(0, 512)
+	h := r.hostWriteAsync(p)
+	ev := r.events(1)[0]
+	r.hostDone("after SET_CONFIGURATION 1", h)
+	if ev.Res != 512 || !bytes.Equal(r.buf(0, 512), p) {
+		o.depart("after SET_CONFIGURATION 1 a read got %s", resName(ev.Res))
+	} else {
+		o.see("after SET_CONFIGURATION 1 a read got the host's 512 bytes")
+	}
 }
 
 func TestShutdownUnbind(t *testing.T) {

@@ -30,6 +30,8 @@ var Claims = []Claim{
 		"exactly one event per request; with EINVAL the event is the real result"},
 	{"shutdown-disconnect", "requests pending when the host disconnects (soft_connect) complete with -ESHUTDOWN; io_cancel of them afterwards returns EINVAL",
 		"-ESHUTDOWN (ErrShutdown), promptly, for every request"},
+	{"shutdown-deconfigure", "requests pending when the host deconfigures the device (SET_CONFIGURATION 0: the function is disabled, the link stays up) complete with -ESHUTDOWN; after SET_CONFIGURATION 1 the endpoint carries data again",
+		"-ESHUTDOWN (ErrShutdown) for every request; the endpoint works again after the next ENABLE"},
 	{"shutdown-unbind", "requests pending when the gadget is unbound from its UDC complete with -ESHUTDOWN",
 		"-ESHUTDOWN (ErrShutdown), promptly, for every request"},
 	{"io-uring-read", "an io_uring IORING_OP_READ on an OUT endpoint file stays pending until the host sends, then completes with the data",
