@@ -271,14 +271,8 @@ func buildInitramfs(dst string, o Options) error {
 			return err
 		}
 	}
-	want := append(append([]string(nil), BaseModules...), CarriedModules...)
-	want = append(want, o.Modules...)
-	optional, err := PresentModules(o.Kernel.ModulesDir, OptionalModules)
-	if err != nil {
-		return err
-	}
-	want = append(want, optional...)
-	mods, paths, err := ResolveModules(o.Kernel.ModulesDir, want)
+	want := append(append([]string(nil), BaseModules...), o.Modules...)
+	mods, paths, err := ResolveModules(o.Kernel.ModulesDir, want, CarriedModules)
 	if err != nil {
 		return err
 	}
