@@ -340,51 +340,120 @@ func TestPartialOut(t *testing.T) {
 	}
 }
 
-// TestCancelRace cancels a one-packet OUT read while the host is sending
-// that packet, with a varying head start, many times.
+// TestCancelRace cancels a one-packet request while the host is moving
+// that packet, with a varying head start, many times in each direction:
+// an OUT read while the host writes, an IN write while the host reads.
 func TestCancelRace(t *testing.T) {
 	r := newRig(t)
 	o := observe(t, "cancel-race")
-	const rounds = 200
 	budget := time.Now().Add(60 * time.Second)
-	var cancelled, completed, ran int
-	for i := 0; i < rounds && time.Now().Before(budget); i++ {
-		ran++
-		p := pattern(512, byte(i))
-		fill(r.buf(0, 512), 0)
-		cb := r.read(0, 512)
-		h := r.hostWriteAsync(p)
-		spin := time.Duration(i%25) * 40 * time.Microsecond
-		for start := time.Now(); time.Since(start) < spin; {
-		}
-		var res aio.Event
-		err := r.ctx.CancelAt(cb.Addr(), &res)
-		ev := r.events(1)[0]
-		switch {
-		case cancelOK(err) && isCancelRes(ev.Res):
-			cancelled++
-			// The host's packet goes to the next read, whole.
-			fill(r.buf(1, 512), 0)
-			r.read(1, 512)
-			ev2 := r.events(1)[0]
-			if ev2.Res != 512 || !bytes.Equal(r.buf(1, 512), p) {
-				o.depart("round %d: cancelled (%s), then the next read got %s bytes, intact %v: the host's packet was lost", i, errnoName(err), resName(ev2.Res), bytes.Equal(r.buf(1, 512), p))
+	for _, dir := range []string{"OUT", "IN"} {
+		const rounds = 200
+		var cancelled, completed, ran int
+		for i := 0; i < rounds && time.Now().Before(budget) && !o.bad; i++ {
+			ran++
+			p := pattern(512, byte(i))
+			var cb *aio.IOCB
+			var host <-chan hostResult
+			if dir == "OUT" {
+				fill(r.buf(0, 512), 0)
+				cb = r.read(0, 512)
+				host = r.hostWriteAsync(p)
+			} else {
+				copy(r.buf(0, 512), p)
+				cb = r.write(0, 512)
+				host = r.hostReadAsync(512)
 			}
-		case errors.Is(err, unix.EINVAL) && ev.Res == 512:
-			completed++
-			if !bytes.Equal(r.buf(0, 512), p) {
-				o.depart("round %d: completed first but the data differs", i)
+			spin := time.Duration(i%25) * 40 * time.Microsecond
+			for start := time.Now(); time.Since(start) < spin; {
 			}
-		default:
-			o.depart("round %d: io_cancel %s with res %s", i, errnoName(err), resName(ev.Res))
+			var res aio.Event
+			err := r.ctx.CancelAt(cb.Addr(), &res)
+			ev := r.events(1)[0]
+			switch {
+			case cancelOK(err) && isCancelRes(ev.Res):
+				cancelled++
+				// The host's transfer is still waiting: the next request
+				// carries the packet, whole.
+				fill(r.buf(1, 512), 0)
+				if dir == "OUT" {
+					r.read(1, 512)
+				} else {
+					copy(r.buf(1, 512), p)
+					r.write(1, 512)
+				}
+				h := r.hostDone(fmt.Sprintf("%s round %d, after the cancel", dir, i), host)
+				ev2 := r.events(1)[0]
+				got := h.data
+				if dir == "OUT" {
+					got = r.buf(1, 512)
+				}
+				if ev2.Res != 512 || !bytes.Equal(got, p) {
+					o.depart("%s round %d: cancelled (%s), then the next request got %s, data intact %v", dir, i, errnoName(err), resName(ev2.Res), bytes.Equal(got, p))
+				}
+			case errors.Is(err, unix.EINVAL) && ev.Res == 512:
+				completed++
+				h := r.hostDone(fmt.Sprintf("%s round %d", dir, i), host)
+				got := h.data
+				if dir == "OUT" {
+					got = r.buf(0, 512)
+				}
+				if !bytes.Equal(got, p) {
+					o.depart("%s round %d: completed first but the data differs", dir, i)
+				}
+			default:
+				o.depart("%s round %d: io_cancel %s with res %s", dir, i, errnoName(err), resName(ev.Res))
+				return
+			}
+			r.posted()
 		}
-		r.hostDone(fmt.Sprintf("round %d", i), h)
-		r.posted()
-		if o.bad {
-			break
-		}
+		o.see("%s: %d rounds, %d cancelled (the packet went with the next request), %d completed first (io_cancel EINVAL)", dir, ran, cancelled, completed)
 	}
-	o.see("%d rounds: %d cancelled (the packet went to the next read), %d completed first (io_cancel EINVAL)", ran, cancelled, completed)
+}
+
+// TestDestroyPending destroys the context with a read and a write pending,
+// then has the host send to and read from the endpoints through requests
+// of a new context; the old buffers must stay as they were.
+func TestDestroyPending(t *testing.T) {
+	r := newRig(t)
+	o := observe(t, "destroy-pending")
+	fill(r.buf(0, 4096), 0xee)
+	fill(r.buf(1, 4096), 0xdd)
+	r.read(0, 4096)
+	r.write(1, 4096)
+	r.posted()
+	err := r.ctx.Destroy()
+	o.see("io_destroy: %s", errnoName(err))
+	if err != nil {
+		o.depart("io_destroy with two requests pending failed: %v", err)
+		return
+	}
+	if r.ctx, err = aio.Setup(nIOCBs); err != nil {
+		t.Fatal(err)
+	}
+	p := pattern(700, 11)
+	fill(r.buf(2, 4096), 0)
+	r.read(2, 4096)
+	h := r.hostWriteAsync(p)
+	ev := r.events(1)[0]
+	r.hostDone("OUT after io_destroy", h)
+	q := pattern(1000, 12)
+	copy(r.buf(3, 1000), q)
+	r.write(3, 1000)
+	in := r.hostReadAsync(4096)
+	hin := r.hostDone("IN after io_destroy", in)
+	evIn := r.events(1)[0]
+	if ev.Res != 700 || !bytes.Equal(r.buf(2, 700), p) || evIn.Res != 1000 || !bytes.Equal(hin.data, q) {
+		o.depart("the new context's transfers: OUT %s, IN %s (host read %d bytes)", resName(ev.Res), resName(evIn.Res), len(hin.data))
+	} else {
+		o.see("a new context's OUT read and IN write carried the host's 700 and 1000 bytes")
+	}
+	if !allAre(r.buf(0, 4096), 0xee) || !allAre(r.buf(1, 4096), 0xdd) {
+		o.depart("a destroyed request's buffer changed")
+	} else {
+		o.see("the destroyed requests' buffers untouched")
+	}
+	r.posted()
 }
 
 // shutdown submits four reads and four writes, ends them with end, and
@@ -611,11 +680,13 @@ func (u *uring) wait(t *testing.T, userData uint64) (aio.UringCQE, bool) {
 func TestDMABuf(t *testing.T) {
 	r := newRig(t)
 	o := observe(t, "dmabuf-attach")
-	exporter := "udmabuf"
+	exporter := "udmabuf (built in)"
 	if _, err := os.Stat("/dev/udmabuf"); err != nil {
+		exporter = "udmabuf (module)"
 		if lerr := guestLoad("udmabuf"); lerr != nil {
 			exporter = ""
-			o.see("no /dev/udmabuf and no udmabuf module (%v)", lerr)
+			t.Logf("udmabuf: %v", lerr)
+			o.see("no udmabuf in this kernel (no /dev/udmabuf, no module)")
 		}
 	}
 	dbuf := -1

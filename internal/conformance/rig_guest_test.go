@@ -281,29 +281,51 @@ func (r *rig) hostWrite(p []byte) (int, error) {
 	return aio.USBBulk(r.host, r.hostOut, p, uint32(guard/time.Millisecond))
 }
 
+// hostResult is what an asynchronous host transfer ended with.
+type hostResult struct {
+	data []byte // what an IN transfer read
+	err  error
+}
+
 // hostWriteAsync runs hostWrite on its own goroutine.
-func (r *rig) hostWriteAsync(p []byte) <-chan error {
-	done := make(chan error, 1)
+func (r *rig) hostWriteAsync(p []byte) <-chan hostResult {
+	done := make(chan hostResult, 1)
 	go func() {
 		n, err := r.hostWrite(p)
 		if err == nil && n != len(p) {
 			err = fmt.Errorf("host wrote %d of %d bytes", n, len(p))
 		}
-		done <- err
+		done <- hostResult{err: err}
 	}()
 	return done
 }
 
-func (r *rig) hostDone(what string, ch <-chan error) {
+// hostReadAsync reads up to n bytes from the IN endpoint in one bulk
+// transfer on its own goroutine.
+func (r *rig) hostReadAsync(n int) <-chan hostResult {
+	done := make(chan hostResult, 1)
+	go func() {
+		b := make([]byte, n)
+		k, err := aio.USBBulk(r.host, r.hostIn, b, uint32(guard/time.Millisecond))
+		done <- hostResult{data: b[:k], err: err}
+	}()
+	return done
+}
+
+// hostDone waits for an asynchronous host transfer and fails the test if
+// it failed or did not end within the guard.
+func (r *rig) hostDone(what string, ch <-chan hostResult) hostResult {
 	r.t.Helper()
 	select {
-	case err := <-ch:
-		if err != nil {
-			r.t.Fatalf("%s: host write: %v", what, err)
+	case h := <-ch:
+		if h.err != nil {
+			r.t.Fatalf("%s: host transfer: %v", what, h.err)
 		}
+		return h
 	case <-time.After(guard + 5*time.Second):
-		r.t.Fatalf("%s: the host's write did not return", what)
+		r.t.Fatalf("%s: the host's transfer did not return", what)
 	}
+	return hostResult{}
 }
 
 func pattern(n int, seed byte) []byte {
