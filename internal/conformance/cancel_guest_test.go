@@ -47,6 +47,7 @@ func TestCancelPending(t *testing.T) {
 	twice := observe(t, "cancel-twice")
 	r2 := observe(t, "res2")
 	done := observe(t, "cancel-completed")
+	efd := observe(t, "cancel-eventfd")
 
 	var res2s []string
 	for i, dir := range []string{"OUT", "IN"} {
@@ -57,10 +58,16 @@ func TestCancelPending(t *testing.T) {
 			cb = r.write(i, 4096)
 		}
 		r.posted() // still pending: nothing in the ring
+		r.drainEventfd()
 		res := poison()
 		err := r.ctx.CancelAt(cb.Addr(), &res)
 		again := poison()
 		err2 := r.ctx.CancelAt(cb.Addr(), &again) // before the completion is reaped
+		if r.signalled() {
+			efd.see("cancelled %s: signalled", dir)
+		} else {
+			efd.depart("cancelled %s: the eventfd was not signalled", dir)
+		}
 		ev := r.events(1)[0]
 		if ev.Obj != cb.Addr() || ev.Data != uint64(i) {
 			pend.depart("%s: the event is not the cancelled request's: %+v", dir, ev)
@@ -465,8 +472,14 @@ func shutdown(t *testing.T, r *rig, o *obs, end func() error) {
 		cbs = append(cbs, r.read(i, 4096), r.write(4+i, 4096))
 	}
 	r.posted()
+	r.drainEventfd()
 	if err := end(); err != nil {
 		t.Fatal(err)
+	}
+	if r.signalled() {
+		o.see("eventfd signalled")
+	} else {
+		o.depart("the eventfd was not signalled by the shutdown's completions")
 	}
 	counts := map[string]int{}
 	for _, ev := range r.events(len(cbs)) {
@@ -536,6 +549,66 @@ func TestShutdownUnbind(t *testing.T) {
 	r := newRig(t)
 	o := observe(t, "shutdown-unbind")
 	shutdown(t, r, o, r.g.Unbind)
+
+	// Unbound, the endpoint is disabled: a new request must not block.
+	d := observe(t, "submit-disabled")
+	cb := r.cb(8)
+	cb.PrepRead(r.outFD, r.buf(8, 4096), 8, r.efd)
+	if err := r.ctx.SubmitOne(cb); err != nil {
+		d.see("io_submit: %s", errnoName(err))
+		if !errors.Is(err, unix.EAGAIN) {
+			d.depart("io_submit on a disabled endpoint answered %s", errnoName(err))
+		}
+		return
+	}
+	ev := r.events(1)[0]
+	d.see("io_submit returned at once; the request completed with %s", resName(ev.Res))
+	if ev.Res != -int64(unix.EAGAIN) {
+		d.depart("completed with %s", resName(ev.Res))
+	}
+}
+
+// TestUserRing reads cancelled requests' completions straight from the
+// ring, as ffs does when the ring's header is the one it knows.
+func TestUserRing(t *testing.T) {
+	r := newRig(t)
+	o := observe(t, "aio-ring")
+	if !r.ctx.HasUserRing() {
+		o.see("the ring's header is not the known layout: ffs reaps with io_getevents on this kernel")
+		return
+	}
+	o.see("known header")
+	cbs := []*aio.IOCB{r.read(0, 4096), r.write(1, 4096)}
+	r.posted()
+	r.drainEventfd()
+	for _, cb := range cbs {
+		if err := r.ctx.CancelAt(cb.Addr(), new(aio.Event)); !cancelOK(err) {
+			t.Fatalf("io_cancel: %s", errnoName(err))
+		}
+	}
+	evs := make([]aio.Event, 4)
+	got := 0
+	for got < len(cbs) {
+		if n := r.ctx.ReapRing(evs[got:]); n > 0 {
+			got += n
+			continue
+		}
+		if !r.signalled() {
+			o.depart("%d of %d completions appeared in the ring", got, len(cbs))
+			return
+		}
+	}
+	for i, ev := range evs[:got] {
+		// ffs matches completions by aio_data, not by their order.
+		if ev.Data >= uint64(len(cbs)) || ev.Obj != cbs[ev.Data].Addr() || !isCancelRes(ev.Res) {
+			o.depart("event %d read from the ring: %+v", i, ev)
+		}
+	}
+	if got != len(cbs) {
+		o.depart("%d events read from the ring for %d requests", got, len(cbs))
+	}
+	r.posted()
+	o.see("both cancelled requests' events read from the ring, io_getevents then found none")
 }
 
 // TestIoUring reads the OUT endpoint through io_uring, makes sure the

@@ -275,6 +275,17 @@ func (r *rig) waitPosted() {
 	_ = binary.NativeEndian.Uint64(b[:])
 }
 
+// signalled waits until the eventfd counts at least one completion since
+// the last drain, and reports whether it did within the guard.
+func (r *rig) signalled() bool {
+	if err := r.efile.SetReadDeadline(time.Now().Add(guard)); err != nil {
+		r.t.Fatal(err)
+	}
+	var b [8]byte
+	n, err := r.efile.Read(b[:])
+	return err == nil && n == 8 && binary.NativeEndian.Uint64(b[:]) > 0
+}
+
 // hostWrite sends p to the OUT endpoint in one bulk transfer; it returns
 // once the gadget's requests have taken all of it (or the timeout).
 func (r *rig) hostWrite(p []byte) (int, error) {
