@@ -40,6 +40,11 @@ Usage:
       One guest for a scenario: CMD (a host path) runs as root in the guest,
       with --bin executables on PATH, --file copies, and everything the guest
       writes to $GADGETKIT_OUT copied back to --out.
+  vmtest matrix [--kernels bullseye,bookworm,trixie,sid] [--out DIR] [-goflag=value...] PACKAGES...
+      go test the packages once per kernel (through vmtest exec, with
+      GADGETKIT_VM_KERNEL and GADGETKIT_VM_OUT=DIR/KERNEL/out set) and print one
+      table of package x kernel: ok, FAIL and the failed tests, or how many
+      tests skipped and why. Logs in DIR/KERNEL/; exit status 1 on any failure.
   vmtest kernel [--kernel SUITE|VERSION] [--all]
       Resolve the guest kernel, fetch and unpack it once into the cache, print
       it. By default it is what the machine's apt sources resolve
@@ -68,6 +73,8 @@ func main() {
 	switch os.Args[1] {
 	case "exec":
 		code, err = execCmd(ctx, os.Args[2:])
+	case "matrix":
+		code, err = matrixCmd(ctx, os.Args[2:])
 	case "run":
 		code, err = runCmd(ctx, os.Args[2:])
 	case "kernel":
