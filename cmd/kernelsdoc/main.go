@@ -7,7 +7,10 @@
 //	go run ./cmd/kernelsdoc -in /tmp/conf -out docs/kernels.md
 //
 // -in is a directory holding the reports, or a GADGETKIT_VM_OUT directory
-// whose conformance/ subdirectory holds them.
+// whose conformance/ subdirectory holds them; it may be repeated, e.g. for
+// the per-kernel output directories of `vmtest matrix` (make test-kernels):
+//
+//	go run ./cmd/kernelsdoc -in out/kernels/bullseye/out -in out/kernels/sid/out -out docs/kernels.md
 package main
 
 import (
@@ -18,6 +21,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/gadgetkit/gadgetkit/internal/conformance"
 )
@@ -32,22 +36,26 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("kernelsdoc", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	in := fs.String("in", "", "directory of <kernel>.json reports (or a GADGETKIT_VM_OUT directory holding conformance/)")
+	var in dirList
+	fs.Var(&in, "in", "directory of <kernel>.json reports (or a GADGETKIT_VM_OUT directory holding conformance/); repeatable")
 	out := fs.String("out", "", "Markdown file to write (default: standard output)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *in == "" {
+	if len(in) == 0 {
 		return errors.New("-in: required")
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	dir := *in
-	if st, err := os.Stat(filepath.Join(dir, "conformance")); err == nil && st.IsDir() {
-		dir = filepath.Join(dir, "conformance")
+	var dirs []string
+	for _, dir := range in {
+		if st, err := os.Stat(filepath.Join(dir, "conformance")); err == nil && st.IsDir() {
+			dir = filepath.Join(dir, "conformance")
+		}
+		dirs = append(dirs, dir)
 	}
-	reps, err := conformance.ReadDir(dir)
+	reps, err := conformance.ReadDir(dirs...)
 	if err != nil {
 		return err
 	}
@@ -60,4 +68,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return os.WriteFile(*out, b.Bytes(), 0o644)
+}
+
+// dirList is a repeatable string flag.
+type dirList []string
+
+func (d *dirList) String() string { return strings.Join(*d, ",") }
+
+func (d *dirList) Set(v string) error {
+	if v == "" {
+		return errors.New("empty directory")
+	}
+	*d = append(*d, v)
+	return nil
 }

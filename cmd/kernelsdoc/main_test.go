@@ -49,6 +49,44 @@ func TestRunBothLayouts(t *testing.T) {
 	}
 }
 
+// Reports spread over several directories (one GADGETKIT_VM_OUT per kernel,
+// as vmtest matrix leaves them) give the same table as one directory.
+func TestRunSeveralDirectories(t *testing.T) {
+	src, err := filepath.Glob("../../internal/conformance/testdata/reports/*.json")
+	if err != nil || len(src) == 0 {
+		t.Fatalf("fixtures: %v %v", src, err)
+	}
+	args := []string{}
+	for _, p := range src {
+		dir := filepath.Join(t.TempDir(), "k", "out", "conformance")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-in", filepath.Dir(dir))
+	}
+	var several, one bytes.Buffer
+	if err := run(args, &several, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := run([]string{"-in", "../../internal/conformance/testdata/reports"}, &one, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(several.Bytes(), one.Bytes()) {
+		t.Fatal("several directories gave a different table from one")
+	}
+	dup := append(args, "-in", "../../internal/conformance/testdata/reports")
+	if err := run(dup, &bytes.Buffer{}, nil); err == nil || !strings.Contains(err.Error(), "reported twice") {
+		t.Fatalf("the same kernel from two directories: %v, want an error", err)
+	}
+}
+
 func TestRunErrors(t *testing.T) {
 	var stderr bytes.Buffer
 	for _, c := range []struct {
@@ -59,6 +97,7 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"-in", t.TempDir()}, "no *.json reports"},
 		{[]string{"-in", ".", "extra"}, "unexpected arguments"},
 		{[]string{"-bogus"}, "flag provided but not defined"},
+		{[]string{"-in", ""}, "empty directory"},
 	} {
 		err := run(c.args, &bytes.Buffer{}, &stderr)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

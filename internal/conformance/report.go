@@ -78,29 +78,35 @@ func ReadReport(path string) (*Report, error) {
 	return &r, nil
 }
 
-// ReadDir reads every *.json report in dir (a GADGETKIT_VM_OUT directory's
-// conformance/ subdirectory, or a directory of such files). Two reports for
-// the same kernel release are an error.
-func ReadDir(dir string) ([]*Report, error) {
-	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		return nil, err
-	}
-	if len(paths) == 0 {
-		return nil, fmt.Errorf("conformance: no *.json reports in %s", dir)
-	}
+// ReadDir reads every *.json report in each of dirs (a GADGETKIT_VM_OUT
+// directory's conformance/ subdirectory, or a directory of such files). A
+// directory without reports, or two reports for the same kernel release,
+// is an error.
+func ReadDir(dirs ...string) ([]*Report, error) {
 	var reps []*Report
 	byKernel := map[string]string{}
-	for _, p := range paths {
-		r, err := ReadReport(p)
+	for _, dir := range dirs {
+		paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
 		if err != nil {
 			return nil, err
 		}
-		if prev, ok := byKernel[r.Kernel]; ok {
-			return nil, fmt.Errorf("conformance: kernel %s reported twice: %s and %s", r.Kernel, prev, p)
+		if len(paths) == 0 {
+			return nil, fmt.Errorf("conformance: no *.json reports in %s", dir)
 		}
-		byKernel[r.Kernel] = p
-		reps = append(reps, r)
+		for _, p := range paths {
+			r, err := ReadReport(p)
+			if err != nil {
+				return nil, err
+			}
+			if prev, ok := byKernel[r.Kernel]; ok {
+				return nil, fmt.Errorf("conformance: kernel %s reported twice: %s and %s", r.Kernel, prev, p)
+			}
+			byKernel[r.Kernel] = p
+			reps = append(reps, r)
+		}
+	}
+	if len(reps) == 0 {
+		return nil, errors.New("conformance: no report directories")
 	}
 	SortKernels(reps)
 	return reps, nil
