@@ -261,20 +261,6 @@ func (r *rig) drainEventfd() {
 	unix.Read(r.efd, b[:])
 }
 
-// waitPosted waits until the kernel signals a completion on the eventfd
-// (the event is then in the ring, not reaped).
-func (r *rig) waitPosted() {
-	r.t.Helper()
-	if err := r.efile.SetReadDeadline(time.Now().Add(guard)); err != nil {
-		r.t.Fatal(err)
-	}
-	var b [8]byte
-	if _, err := r.efile.Read(b[:]); err != nil {
-		r.t.Fatalf("no completion signalled within %v: %v", guard, err)
-	}
-	_ = binary.NativeEndian.Uint64(b[:])
-}
-
 // signalled waits until the eventfd counts at least one completion since
 // the last drain, and reports whether it did within the guard.
 func (r *rig) signalled() bool {
