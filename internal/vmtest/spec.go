@@ -24,5 +24,7 @@ type spec struct {
 var BaseModules = []string{"usb_common", "usbcore", "udc_core", "dummy_hcd", "configfs", "libcomposite", "usb_f_fs", "usb_f_ss_lb"}
 
 // CarriedModules are put in the guest too, for guest.LoadModule on demand:
-// the host test driver and the kernel functions configfs can instantiate.
-var CarriedModules = []string{"usbtest", "usb_f_acm", "usb_f_serial", "usb_f_ncm", "usb_f_ecm", "usb_f_mass_storage", "usb_f_hid"}
+// the host test driver, the kernel functions configfs can instantiate, and
+// udmabuf, the DMA-BUF exporter the conformance suite attaches to FunctionFS
+// endpoints (built in, a module or absent depending on the kernel).
+var CarriedModules = []string{"usbtest", "usb_f_acm", "usb_f_serial", "usb_f_ncm", "usb_f_ecm", "usb_f_mass_storage", "usb_f_hid", "udmabuf"}

@@ -1,0 +1,238 @@
+package conformance
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Row is one claim as observed on one kernel.
+type Row struct {
+	Claim
+	Observed string `json:"observed"`
+	OK       bool   `json:"ok"` // the observation is what the toolkit relies on
+}
+
+// Report is one kernel's run: one file per kernel.
+type Report struct {
+	Kernel  string `json:"kernel"`  // uname -r
+	Version string `json:"version"` // uname -v (Debian's names the package version)
+	Machine string `json:"machine"` // uname -m
+	Rows    []Row  `json:"rows"`
+}
+
+// FileName is where a report for kernel release goes below the output
+// directory: conformance/<release>.json.
+func FileName(release string) string {
+	return filepath.Join("conformance", release+".json")
+}
+
+// Write writes r as indented JSON to dir/conformance/<kernel>.json.
+func (r *Report) Write(dir string) (string, error) {
+	if r.Kernel == "" || strings.ContainsAny(r.Kernel, "/\x00") {
+		return "", fmt.Errorf("conformance: report: kernel release %q is not a file name", r.Kernel)
+	}
+	p := filepath.Join(dir, FileName(r.Kernel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return "", err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	return p, os.WriteFile(p, append(b, '\n'), 0o644)
+}
+
+// ReadReport reads and checks one report file.
+func ReadReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var r Report
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if r.Kernel == "" {
+		return nil, fmt.Errorf("%s: field kernel: empty", path)
+	}
+	seen := map[string]bool{}
+	for i, row := range r.Rows {
+		if row.ID == "" {
+			return nil, fmt.Errorf("%s: rows[%d].id: empty", path, i)
+		}
+		if seen[row.ID] {
+			return nil, fmt.Errorf("%s: rows[%d].id: %q appears twice", path, i, row.ID)
+		}
+		seen[row.ID] = true
+	}
+	return &r, nil
+}
+
+// ReadDir reads every *.json report in each of dirs (a GADGETKIT_VM_OUT
+// directory's conformance/ subdirectory, or a directory of such files). A
+// directory without reports, or two reports for the same kernel release,
+// is an error.
+func ReadDir(dirs ...string) ([]*Report, error) {
+	var reps []*Report
+	byKernel := map[string]string{}
+	for _, dir := range dirs {
+		paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+		if err != nil {
+			return nil, err
+		}
+		if len(paths) == 0 {
+			return nil, fmt.Errorf("conformance: no *.json reports in %s", dir)
+		}
+		for _, p := range paths {
+			r, err := ReadReport(p)
+			if err != nil {
+				return nil, err
+			}
+			if prev, ok := byKernel[r.Kernel]; ok {
+				return nil, fmt.Errorf("conformance: kernel %s reported twice: %s and %s", r.Kernel, prev, p)
+			}
+			byKernel[r.Kernel] = p
+			reps = append(reps, r)
+		}
+	}
+	if len(reps) == 0 {
+		return nil, errors.New("conformance: no report directories")
+	}
+	SortKernels(reps)
+	return reps, nil
+}
+
+// SortKernels orders reports by kernel release, numerically: 5.10 < 6.1 < 6.12 < 7.2.
+func SortKernels(reps []*Report) {
+	slices.SortStableFunc(reps, func(a, b *Report) int { return compareRelease(a.Kernel, b.Kernel) })
+}
+
+func compareRelease(a, b string) int {
+	fa, fb := releaseFields(a), releaseFields(b)
+	for i := 0; i < len(fa) && i < len(fb); i++ {
+		na, ea := strconv.Atoi(fa[i])
+		nb, eb := strconv.Atoi(fb[i])
+		switch {
+		case ea == nil && eb == nil && na != nb:
+			return na - nb
+		case (ea == nil) != (eb == nil) || (ea != nil && fa[i] != fb[i]):
+			return strings.Compare(fa[i], fb[i])
+		}
+	}
+	return len(fa) - len(fb)
+}
+
+func releaseFields(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == '.' || r == '-' || r == '+' })
+}
+
+// debianVersion picks the package version out of Debian's uname -v
+// ("#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2026-11-20)").
+func debianVersion(v string) string {
+	f := strings.Fields(v)
+	for i, w := range f {
+		if w == "Debian" && i+1 < len(f) {
+			return f[i+1]
+		}
+	}
+	return ""
+}
+
+// WriteMarkdown writes the claims x kernels table. Rows follow the
+// catalogue, then any claim only the reports know; a kernel that did not
+// observe a claim shows "not run".
+func WriteMarkdown(w io.Writer, reps []*Report) error {
+	if len(reps) == 0 {
+		return errors.New("conformance: no reports")
+	}
+	var order []Claim
+	known := map[string]bool{}
+	for _, c := range Claims {
+		order = append(order, c)
+		known[c.ID] = true
+	}
+	cells := map[string]map[string]Row{} // kernel -> id -> row
+	for _, r := range reps {
+		cells[r.Kernel] = map[string]Row{}
+		for _, row := range r.Rows {
+			cells[r.Kernel][row.ID] = row
+			if !known[row.ID] {
+				known[row.ID] = true
+				order = append(order, row.Claim)
+			}
+		}
+	}
+	var b strings.Builder
+	b.WriteString("# io_cancel conformance per kernel\n\n")
+	b.WriteString("Generated by `go run ./cmd/kernelsdoc -in docs/conformance -out docs/kernels.md` from the reports of " +
+		"`internal/conformance`'s guest tests, one per kernel, kept in `docs/conformance/`: " +
+		"`GADGETKIT_VM_KERNEL=bullseye|bookworm|trixie|sid GADGETKIT_VM_OUT=DIR go test -exec \"$PWD/bin/vmtest exec\" ./internal/conformance`. " +
+		"`scripts/conformance.sh` does both for every kernel. " +
+		"Do not edit by hand. Each cell is what that kernel did on a FunctionFS endpoint on dummy_hcd, " +
+		"with the guest's own usbcore (usbfs) as the host; " +
+		"**DEPARTS** marks an observation that is not what the toolkit relies on (the suite failed there).\n\n")
+	b.WriteString("Kernels:\n\n")
+	for _, r := range reps {
+		fmt.Fprintf(&b, "- `%s` (%s", r.Kernel, orDash(r.Machine))
+		if v := debianVersion(r.Version); v != "" {
+			fmt.Fprintf(&b, ", Debian %s", v)
+		}
+		bad := 0
+		for _, row := range r.Rows {
+			if !row.OK {
+				bad++
+			}
+		}
+		fmt.Fprintf(&b, "): %d claims observed, %d departing\n", len(r.Rows), bad)
+	}
+	b.WriteString("\n| claim | relied on |")
+	for _, r := range reps {
+		fmt.Fprintf(&b, " %s |", cell(r.Kernel))
+	}
+	b.WriteString("\n|---|---|")
+	for range reps {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, c := range order {
+		fmt.Fprintf(&b, "| **%s**: %s | %s |", cell(c.ID), cell(c.Text), cell(c.ReliedOn))
+		for _, r := range reps {
+			row, ok := cells[r.Kernel][c.ID]
+			switch {
+			case !ok:
+				b.WriteString(" not run |")
+			case row.OK:
+				fmt.Fprintf(&b, " %s |", cell(row.Observed))
+			default:
+				fmt.Fprintf(&b, " **DEPARTS**: %s |", cell(row.Observed))
+			}
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// cell makes s safe inside a Markdown table cell.
+func cell(s string) string {
+	s = strings.ReplaceAll(s, "|", "\\|")
+	s = strings.ReplaceAll(s, "\r", "")
+	return strings.ReplaceAll(s, "\n", "<br>")
+}
