@@ -5,6 +5,8 @@
 #   make bench  gadgetd vs the kernel's SourceSink in one guest (docs/benchmarks.md)
 #   make test-kernels  the kernel-facing packages on Debian's 5.10, 6.1, 6.12
 #               and 7.x kernels, one table of package x kernel at the end
+#   make test-conformance  the io_cancel conformance suite on each kernel
+#               (docs/kernels.md)
 
 GO      ?= go
 BIN     := $(CURDIR)/bin
@@ -12,7 +14,7 @@ VMTEST  := $(BIN)/vmtest
 # Tests that call guest.Require must run, never skip, under make test.
 export GADGETKIT_REQUIRE_GUEST := 1
 
-.PHONY: all deps build test check demo bench fuzz soak clean kernel kernels test-kernels
+.PHONY: all deps build test check demo bench fuzz soak clean kernel kernels test-kernels test-conformance
 
 all: build
 
@@ -36,8 +38,9 @@ kernels: $(VMTEST)
 # The packages whose tests run in the guest: what the toolkit relies on from
 # the kernel, shown on each kernel gadget firmware ships on.
 KERNEL_PKGS := ./ffs ./configfs ./gadget ./cmd/gadgetd ./cmd/hosttest ./cmd/testusb ./examples/echo \
-	./internal/e2e ./internal/faults ./internal/host ./internal/usbtest
+	./internal/e2e ./internal/faults ./internal/host ./internal/usbtest ./internal/conformance
 KERNELS     ?= bullseye,bookworm,trixie,sid
+comma       := ,
 
 # The gadget side must cross-build without cgo for firmware; the gousb host
 # peer (internal/host, cmd/hosttest and the tests that use it) is cgo-only
@@ -59,8 +62,14 @@ test: deps kernel build check
 
 # One go test per kernel (GADGETKIT_VM_KERNEL), a table of package x kernel
 # at the end (also out/kernels/summary.md); fails when any cell fails.
+# The conformance reports it leaves regenerate docs/kernels.md either way.
 test-kernels: deps kernels build check
-	$(VMTEST) matrix --kernels $(KERNELS) --out out/kernels -race -count=1 -timeout=30m $(KERNEL_PKGS)
+	rc=0; $(VMTEST) matrix --kernels $(KERNELS) --out out/kernels -race -count=1 -timeout=30m $(KERNEL_PKGS) || rc=$$?; \
+	./scripts/conformance.sh --from out/kernels || rc=1; exit $$rc
+
+# Only the io_cancel conformance suite, on each kernel; regenerates docs/kernels.md.
+test-conformance: deps kernels build
+	./scripts/conformance.sh $(subst $(comma), ,$(KERNELS))
 
 demo: deps kernel
 	./scripts/demo.sh
