@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs what the tests and the demo need on a Debian/Ubuntu machine:
 # QEMU (the guest), libusb + pkg-config (the gousb host peer), busybox-static
-# (a shell for guest scenarios), cpio, then the Go modules and the Debian
+# (a shell for guest scenarios), cpio, xz-utils and zstd (6.12+ kernels ship
+# compressed modules), then the Go modules and the Debian
 # kernel package the guest boots. Safe to run again: it only installs what is
 # missing.
 set -eu
 
-pkgs="qemu-system-x86 libusb-1.0-0-dev pkg-config busybox-static cpio"
+pkgs="qemu-system-x86 libusb-1.0-0-dev pkg-config busybox-static cpio xz-utils zstd"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -34,14 +34,20 @@ Usage:
       other binary runs directly on the host. Settings come from the
       environment: GADGETKIT_VM_MODULES, GADGETKIT_VM_SS=1, GADGETKIT_VM_UDCS,
       GADGETKIT_VM_BINS, GADGETKIT_VM_CONSOLE, GADGETKIT_VM_TIMEOUT,
-      GADGETKIT_VM_KVM=1, GADGETKIT_VM_MEM, GADGETKIT_VM_OUT; GADGETKIT_VM=always|never|auto.
+      GADGETKIT_VM_KVM=1, GADGETKIT_VM_MEM, GADGETKIT_VM_OUT, GADGETKIT_VM_KERNEL;
+      GADGETKIT_VM=always|never|auto.
   vmtest run [flags] -- CMD [ARGS...]
       One guest for a scenario: CMD (a host path) runs as root in the guest,
       with --bin executables on PATH, --file copies, and everything the guest
       writes to $GADGETKIT_OUT copied back to --out.
-  vmtest kernel
-      Resolve the current Debian kernel package (apt-cache depends
-      linux-image-amd64), fetch and unpack it once into the cache, print it.
+  vmtest kernel [--kernel SUITE|VERSION] [--all]
+      Resolve the guest kernel, fetch and unpack it once into the cache, print
+      it. By default it is what the machine's apt sources resolve
+      linux-image-amd64 to; --kernel (or GADGETKIT_VM_KERNEL, for exec and run
+      too) picks Debian's bullseye (5.10), bookworm (6.1), trixie (6.12) or
+      sid (7.x) kernel, or an exact package version, through the harness's own
+      apt lists under the cache (the machine's apt setup is never touched);
+      --all fetches all four.
 
 The kernel cache is $GADGETKIT_CACHE or ~/.cache/gadgetkit; once filled it
 works offline. Exit status: the payload's; 125 when the guest itself failed.
@@ -65,7 +71,7 @@ func main() {
 	case "run":
 		code, err = runCmd(ctx, os.Args[2:])
 	case "kernel":
-		code, err = kernelCmd(ctx)
+		code, err = kernelCmd(ctx, os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -86,18 +92,43 @@ func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args
 
 func quiet(string, ...any) {}
 
-func kernel(ctx context.Context) (*vmtest.Kernel, error) {
-	return vmtest.ResolveKernel(ctx, vmtest.DefaultCacheDir(), logf)
+// kernel resolves the guest kernel: choice when given (--kernel), else
+// GADGETKIT_VM_KERNEL, else the machine's default.
+func kernel(ctx context.Context, choice string) (*vmtest.Kernel, error) {
+	if choice == "" {
+		var err error
+		if choice, err = vmtest.KernelChoice(); err != nil {
+			return nil, err
+		}
+	}
+	return vmtest.ResolveKernel(ctx, vmtest.DefaultCacheDir(), choice, logf)
 }
 
-func kernelCmd(ctx context.Context) (int, error) {
-	k, err := kernel(ctx)
-	if err != nil {
-		return 1, err
+func kernelCmd(ctx context.Context, args []string) (int, error) {
+	fs := flag.NewFlagSet("vmtest kernel", flag.ContinueOnError)
+	choice := fs.String("kernel", "", kernelFlagHelp)
+	all := fs.Bool("all", false, "resolve and fetch the kernel of every suite ("+strings.Join(vmtest.SuiteNames(), ", ")+")")
+	if err := fs.Parse(args); err != nil {
+		return 2, nil
 	}
-	fmt.Printf("%s (%s)\nvmlinuz: %s\nmodules: %s\n", k, k.Release, k.Vmlinuz, k.ModulesDir)
+	choices := []string{*choice}
+	if *all {
+		choices = vmtest.SuiteNames()
+	}
+	for _, c := range choices {
+		k, err := kernel(ctx, c)
+		if err != nil {
+			return 1, err
+		}
+		if k.Suite != "" {
+			fmt.Printf("%s: ", k.Suite)
+		}
+		fmt.Printf("%s (%s)\nvmlinuz: %s\nmodules: %s\n", k, k.Release, k.Vmlinuz, k.ModulesDir)
+	}
 	return 0, nil
 }
+
+var kernelFlagHelp = "guest kernel: " + strings.Join(vmtest.SuiteNames(), "|") + " or an exact package version (default $" + vmtest.EnvKernel + ", else the machine's own apt sources)"
 
 func execCmd(ctx context.Context, args []string) (int, error) {
 	if len(args) == 0 {
@@ -122,7 +153,7 @@ func execCmd(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 125, err
 	}
-	k, err := kernel(ctx)
+	k, err := kernel(ctx, "")
 	if err != nil {
 		return 125, err
 	}
@@ -179,6 +210,7 @@ func runCmd(ctx context.Context, args []string) (int, error) {
 	mem := fs.Int("mem", 1024, "guest memory in MiB")
 	dir := fs.String("dir", "", "working directory in the guest (default: the current directory, mirrored when inside the module)")
 	verbose := fs.Bool("v", false, "report boot and run times")
+	kernelChoice := fs.String("kernel", "", kernelFlagHelp)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: vmtest run [flags] -- CMD [ARGS...]")
 		fs.PrintDefaults()
@@ -221,7 +253,7 @@ func runCmd(ctx context.Context, args []string) (int, error) {
 	if *dir != "" {
 		o.Dir = *dir
 	}
-	k, err := kernel(ctx)
+	k, err := kernel(ctx, *kernelChoice)
 	if err != nil {
 		return 125, err
 	}

@@ -151,6 +151,9 @@ func (r *initramfs) tree(root string) error {
 // modules carries the .ko files and their load-order manifest.
 func (r *initramfs) modules(mods []Module, paths map[string]string) error {
 	for _, m := range mods {
+		if m.File == "" {
+			continue
+		}
 		if err := r.hostFile(path.Join(GuestModDir, m.File), paths[m.Name]); err != nil {
 			return err
 		}

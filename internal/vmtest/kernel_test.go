@@ -35,7 +35,7 @@ func TestParseVersion(t *testing.T) {
 func fakeKernel(t *testing.T, cache, key, release string) string {
 	t.Helper()
 	dir := filepath.Join(cache, "kernels", key)
-	for _, d := range []string{"boot", "lib/modules/" + release} {
+	for _, d := range []string{"boot", "lib/modules/" + release + "/kernel"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}

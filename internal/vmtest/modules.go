@@ -1,27 +1,134 @@
 package vmtest
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"debug/elf"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 )
 
-// Module is one loadable kernel module as the guest loads it.
+// Module is one kernel module as the guest loads it. A module the kernel has
+// built in is listed with Builtin (nothing to load); a carried module the
+// kernel does not have at all is listed with Missing, so that loading it in
+// the guest says so instead of "not carried".
 type Module struct {
-	Name    string   `json:"name"`    // canonical name: dashes folded to underscores
-	File    string   `json:"file"`    // file name inside the guest's module directory
-	Depends []string `json:"depends"` // canonical names, from the module's own .modinfo
+	Name    string   `json:"name"`              // canonical name: dashes folded to underscores
+	File    string   `json:"file,omitempty"`    // file name inside the guest's module directory
+	Depends []string `json:"depends,omitempty"` // canonical names, from the module's own .modinfo
+	Builtin bool     `json:"builtin,omitempty"`
+	Missing string   `json:"missing,omitempty"` // why it cannot be loaded
+}
+
+// moduleSuffixes are the module file names Debian's kernels use: plain up to
+// 6.1, xz-compressed from 6.12 (CONFIG_MODULE_COMPRESS_XZ).
+var moduleSuffixes = []string{".ko", ".ko.xz", ".ko.zst", ".ko.gz"}
+
+func moduleSuffix(p string) string {
+	for _, s := range moduleSuffixes[1:] {
+		if strings.HasSuffix(p, s) {
+			return s
+		}
+	}
+	if strings.HasSuffix(p, ".ko") {
+		return ".ko"
+	}
+	return ""
 }
 
 // ModName folds a module or file name to the kernel's canonical form
-// ("usb-common.ko" and "usb_common" are the same module).
+// ("usb-common.ko", "usb-common.ko.xz" and "usb_common" are the same module).
 func ModName(s string) string {
-	s = strings.TrimSuffix(filepath.Base(s), ".ko")
+	s = filepath.Base(s)
+	s = strings.TrimSuffix(s, moduleSuffix(s))
 	return strings.ReplaceAll(s, "-", "_")
+}
+
+// plainModule returns an uncompressed copy of a module file: the file itself
+// when it is a plain .ko, else a decompressed copy kept under the module
+// tree's .vmtest-ko directory (made once, atomically). The guest loads plain
+// files, and .modinfo is read from the ELF.
+func plainModule(root, p string) (string, error) {
+	suf := moduleSuffix(p)
+	if suf == ".ko" {
+		return p, nil
+	}
+	dst := filepath.Join(root, ".vmtest-ko", ModName(p)+".ko")
+	if _, err := os.Stat(dst); err == nil {
+		return dst, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".ko-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	switch suf {
+	case ".ko.gz":
+		f, err := os.Open(p)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return "", fmt.Errorf("decompress %s: %w", p, err)
+		}
+		if _, err := io.Copy(tmp, zr); err != nil {
+			return "", fmt.Errorf("decompress %s: %w", p, err)
+		}
+	default:
+		tool := map[string]string{".ko.xz": "xz", ".ko.zst": "zstd"}[suf]
+		cmd := exec.Command(tool, "-dc", p)
+		cmd.Stdout = tmp
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("decompress %s with %s (make deps installs it): %v %s", p, tool, err, stderr.String())
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	return dst, os.Rename(tmp.Name(), dst)
+}
+
+// Builtin reads the names of the modules a kernel has built in: its
+// modules.builtin lists the tristate ones (one kernel/PATH/NAME.ko per line),
+// modules.builtin.modinfo (NAME.key=value, NUL-separated) also those behind a
+// bool option that declare module info, such as udmabuf.
+func Builtin(root string) (map[string]bool, error) {
+	b := make(map[string]bool)
+	data, err := os.ReadFile(filepath.Join(root, "modules.builtin"))
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			b[ModName(l)] = true
+		}
+	}
+	info, err := os.ReadFile(filepath.Join(root, "modules.builtin.modinfo"))
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	for _, field := range bytes.Split(info, []byte{0}) {
+		if name, _, ok := strings.Cut(string(field), "."); ok && name != "" {
+			b[ModName(name)] = true
+		}
+	}
+	return b, nil
 }
 
 // ModInfo reads the key=value pairs of a module's .modinfo ELF section.
@@ -68,14 +175,18 @@ func dependsOf(info map[string][]string) []string {
 	return deps
 }
 
-// IndexModules maps canonical module names to their .ko paths under root.
+// IndexModules maps canonical module names to their module files under
+// root (.ko, or compressed .ko.xz/.ko.zst/.ko.gz).
 func IndexModules(root string) (map[string]string, error) {
 	idx := make(map[string]string)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && strings.HasSuffix(p, ".ko") {
+		if d.IsDir() && d.Name() == ".vmtest-ko" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && moduleSuffix(p) != "" {
 			idx[ModName(p)] = p
 		}
 		return nil
@@ -127,22 +238,41 @@ func Closure(want []string, depsOf func(name string) ([]string, error)) ([]strin
 }
 
 // ResolveModules finds want and their dependencies in the module tree at root
-// and returns them in load order.
-func ResolveModules(root string, want []string) ([]Module, map[string]string, error) {
+// and returns them in load order, with the plain .ko file of each module to
+// carry. A module the kernel has built in needs no file. A module in want
+// that the kernel lacks altogether is an error naming it, unless it is in
+// optional, where it is listed as Missing (with the modules that need it).
+func ResolveModules(root string, want, optional []string) ([]Module, map[string]string, error) {
 	idx, err := IndexModules(root)
 	if err != nil {
 		return nil, nil, err
 	}
+	builtin, err := Builtin(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	release := filepath.Base(root)
 	infos := make(map[string][]string)
-	depsOf := func(name string) ([]string, error) {
+	plain := make(map[string]string)
+	missing := make(map[string]string)
+	var depsOf func(name string) ([]string, error)
+	depsOf = func(name string) ([]string, error) {
+		if builtin[name] {
+			return nil, nil
+		}
 		p, ok := idx[name]
 		if !ok {
-			return nil, fmt.Errorf("module %s: not found under %s", name, root)
+			return nil, fmt.Errorf("kernel %s has no module %s (no %s.ko under %s, not in modules.builtin)", release, name, name, root)
 		}
-		info, err := ModInfo(p)
+		ko, err := plainModule(root, p)
 		if err != nil {
 			return nil, err
 		}
+		info, err := ModInfo(ko)
+		if err != nil {
+			return nil, err
+		}
+		plain[name] = ko
 		infos[name] = dependsOf(info)
 		return infos[name], nil
 	}
@@ -150,11 +280,32 @@ func ResolveModules(root string, want []string) ([]Module, map[string]string, er
 	if err != nil {
 		return nil, nil, err
 	}
-	mods := make([]Module, len(order))
+	for _, o := range optional {
+		more, err := Closure(append(append([]string(nil), order...), o), depsOf)
+		if err != nil {
+			missing[ModName(o)] = err.Error()
+			continue
+		}
+		order = more
+	}
+	mods := make([]Module, 0, len(order)+len(missing))
 	paths := make(map[string]string, len(order))
-	for i, name := range order {
-		mods[i] = Module{Name: name, File: name + ".ko", Depends: infos[name]}
-		paths[name] = idx[name]
+	for _, name := range order {
+		switch {
+		case builtin[name]:
+			mods = append(mods, Module{Name: name, Builtin: true})
+		default:
+			mods = append(mods, Module{Name: name, File: name + ".ko", Depends: infos[name]})
+			paths[name] = plain[name]
+		}
+	}
+	names := make([]string, 0, len(missing))
+	for n := range missing {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		mods = append(mods, Module{Name: n, Missing: missing[n]})
 	}
 	return mods, paths, nil
 }

@@ -1,6 +1,9 @@
 package vmtest
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -67,11 +70,11 @@ func TestClosureReportsCycle(t *testing.T) {
 func TestResolveModulesFromKernelPackage(t *testing.T) {
 	// Runs against the cached kernel when the harness has fetched it; the
 	// graph test above covers the ordering logic everywhere.
-	k, err := CachedKernel(DefaultCacheDir())
+	k, err := testKernel()
 	if err != nil {
-		t.Skipf("no cached kernel (%v): make test fetches one first", err)
+		t.Skipf("no kernel (%v): make test fetches one first", err)
 	}
-	mods, paths, err := ResolveModules(k.ModulesDir, []string{"usb_f_fs", "dummy_hcd"})
+	mods, paths, err := ResolveModules(k.ModulesDir, []string{"usb_f_fs", "dummy_hcd"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,4 +95,84 @@ func TestResolveModulesFromKernelPackage(t *testing.T) {
 			t.Errorf("closure lacks %s: %v", want, mods)
 		}
 	}
+}
+
+// TestResolveModulesEveryKernel resolves the guest's modules in each suite's
+// kernel: plain .ko (5.10, 6.1) and xz-compressed (6.12, 7.x) files come out
+// as loadable ELF files, built-in modules need none, and a carried module the
+// kernel lacks is listed as missing with its name, not an error. udmabuf
+// (built in where CONFIG_UDMABUF=y, absent where it is not set) checks both
+// against the kernel's own config.
+func TestResolveModulesEveryKernel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fetches every suite's kernel")
+	}
+	for _, s := range Suites {
+		t.Run(s.Name, func(t *testing.T) {
+			k, err := ResolveKernel(context.Background(), DefaultCacheDir(), s.Name, t.Logf)
+			if err != nil {
+				if os.Getenv("GADGETKIT_REQUIRE_GUEST") == "1" {
+					t.Fatal(err)
+				}
+				t.Skipf("cannot fetch the %s kernel here: %v", s.Name, err)
+			}
+			mods, paths, err := ResolveModules(k.ModulesDir, BaseModules, append(append([]string(nil), CarriedModules...), "udmabuf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			byName := map[string]Module{}
+			for _, m := range mods {
+				byName[m.Name] = m
+				if m.File == "" {
+					continue
+				}
+				if _, err := ModInfo(paths[m.Name]); err != nil {
+					t.Errorf("%s: carried file is not a module: %v", m.Name, err)
+				}
+			}
+			for _, b := range BaseModules {
+				if m, ok := byName[b]; !ok || m.Missing != "" {
+					t.Errorf("base module %s: %+v", b, m)
+				}
+			}
+			udmabuf := kernelConfig(t, k, "CONFIG_UDMABUF")
+			m := byName["udmabuf"]
+			switch udmabuf {
+			case "y":
+				if !m.Builtin {
+					t.Errorf("CONFIG_UDMABUF=y but udmabuf is %+v", m)
+				}
+			case "m":
+				if m.File == "" {
+					t.Errorf("CONFIG_UDMABUF=m but udmabuf is %+v", m)
+				}
+			default:
+				if !strings.Contains(m.Missing, "has no module udmabuf") {
+					t.Errorf("CONFIG_UDMABUF unset but udmabuf is %+v", m)
+				}
+			}
+			t.Logf("%s: %d modules, udmabuf %q", k.Release, len(mods), udmabuf)
+		})
+	}
+}
+
+// kernelConfig reads one option of the kernel's config (boot/config-R up to
+// 6.12, lib/modules/R/config from 7.x); "" when it is not set.
+func kernelConfig(t *testing.T, k *Kernel, opt string) string {
+	t.Helper()
+	for _, p := range []string{filepath.Join(filepath.Dir(filepath.Dir(k.Vmlinuz)), "boot", "config-"+k.Release),
+		filepath.Join(filepath.Dir(k.Vmlinuz), "config-"+k.Release), filepath.Join(k.ModulesDir, "config")} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(l, opt+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	t.Fatalf("no kernel config for %s", k.Release)
+	return ""
 }

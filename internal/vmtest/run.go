@@ -271,9 +271,8 @@ func buildInitramfs(dst string, o Options) error {
 			return err
 		}
 	}
-	want := append(append([]string(nil), BaseModules...), CarriedModules...)
-	want = append(want, o.Modules...)
-	mods, paths, err := ResolveModules(o.Kernel.ModulesDir, want)
+	want := append(append([]string(nil), BaseModules...), o.Modules...)
+	mods, paths, err := ResolveModules(o.Kernel.ModulesDir, want, CarriedModules)
 	if err != nil {
 		return err
 	}

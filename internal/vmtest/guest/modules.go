@@ -19,8 +19,10 @@ const (
 // Module is one carried kernel module (the manifest's entry).
 type Module struct {
 	Name    string   `json:"name"`
-	File    string   `json:"file"`
-	Depends []string `json:"depends"`
+	File    string   `json:"file,omitempty"`
+	Depends []string `json:"depends,omitempty"`
+	Builtin bool     `json:"builtin,omitempty"` // built into this kernel: nothing to load
+	Missing string   `json:"missing,omitempty"` // this kernel has no such module, and why
 }
 
 func canon(name string) string { return strings.ReplaceAll(name, "-", "_") }
@@ -39,6 +41,18 @@ func manifest() (map[string]Module, error) {
 		m[mod.Name] = mod
 	}
 	return m, nil
+}
+
+// Has reports whether the guest's kernel has a module, loaded or not: it is
+// built in, or carried and loadable. Tests of a feature that a kernel lacks
+// altogether use it to say so.
+func Has(name string) (bool, error) {
+	mods, err := manifest()
+	if err != nil {
+		return false, err
+	}
+	m, ok := mods[canon(name)]
+	return ok && m.Missing == "", nil
 }
 
 // Loaded reports whether a module is loaded.
@@ -65,6 +79,12 @@ func load(mods map[string]Module, name, params string, chain []string) error {
 	m, ok := mods[name]
 	if !ok {
 		return fmt.Errorf("load module %s: not carried into the guest (see vmtest.CarriedModules)", name)
+	}
+	if m.Builtin {
+		return nil
+	}
+	if m.Missing != "" {
+		return fmt.Errorf("load module %s: %s", name, m.Missing)
 	}
 	if len(chain) > 32 {
 		return fmt.Errorf("load module %s: dependency chain too deep: %v", name, chain)
