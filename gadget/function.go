@@ -36,7 +36,7 @@ type function struct {
 // directory and prepares its personality.
 func openFunction(c config.Function, log *slog.Logger) (*function, error) {
 	fc := c.FunctionFS
-	desc, strs, err := Descriptors(fc)
+	desc, strs, err := fc.Descriptors()
 	if err != nil {
 		return nil, err
 	}
