@@ -56,11 +56,12 @@ const userFlags = FlagVirtualAddr | FlagEventFD | FlagAllCtrlRecip | FlagConfig0
 const MaxInterfaces = 16
 
 // MaxAltSettings is the most alternate settings an interface may have
-// besides setting 0. f_fs takes the descriptors of any number, but from
-// Linux 6.8 (ffs_func_get_alt, MAX_ALT_SETTINGS) it refuses SET_INTERFACE
-// to a setting above 2; before that it has no get_alt, so the composite
-// layer stalls SET_INTERFACE to any setting but 0 and the host can only
-// enumerate the others.
+// besides setting 0. f_fs takes the descriptors of any number, but where
+// it has a get_alt callback (ffs_func_get_alt, added upstream in 2024 with
+// MAX_ALT_SETTINGS; Debian's 6.12 has it) it refuses SET_INTERFACE to a
+// setting above 2; without it (Debian's 6.1) the composite layer stalls
+// SET_INTERFACE to any setting but 0 and the host can only enumerate the
+// others.
 const MaxAltSettings = 2
 
 // Descriptors describes one FunctionFS function once; MarshalBinary expands
