@@ -269,8 +269,9 @@ const (
 )
 
 // Property is a Microsoft OS extended property. Parse accepts only the
-// types Linux's f_fs can serve (sz, expand_sz, link and binary): it stalls
-// the host's request for multi_sz and the dword types.
+// types Linux's f_fs can serve (sz, expand_sz, link and binary; package
+// ffs's rule): it stalls the host's request for multi_sz and the dword
+// types.
 type Property struct {
 	Name string
 	Type PropertyType

@@ -152,11 +152,14 @@ func TestErrors(t *testing.T) {
 			"      - os_desc:\n          properties:\n            - {name: DeviceInterfaceGUID, type: sz, value: nope}\n        endpoints:\n",
 			`bad.yaml:16: functions[0].interfaces[0].os_desc.properties[0].value: "nope" is not a GUID like {01234567-89ab-cdef-0123-456789abcdef}`},
 		{"multi_sz", "      - endpoints:\n",
-			"      - os_desc:\n          properties:\n            - {name: DeviceInterfaceGUIDs, type: multi_sz, value: x}\n        endpoints:\n",
-			"bad.yaml:16: functions[0].interfaces[0].os_desc.properties[0].type: multi_sz: Linux's f_fs stalls the host's request for it; use sz (e.g. DeviceInterfaceGUID), expand_sz, link or binary"},
+			"      - os_desc:\n          properties:\n            - {name: Labels, type: multi_sz, value: x}\n        endpoints:\n",
+			"bad.yaml:16: functions[0].interfaces[0].os_desc.properties[0]: Type REG_MULTI_SZ: f_fs takes it but Linux stalls the host's request for it; use REG_SZ or REG_BINARY"},
+		{"dword_le", "      - endpoints:\n",
+			"      - os_desc:\n          properties:\n            - {name: Count, type: dword_le, value: \"1\"}\n        endpoints:\n",
+			"bad.yaml:16: functions[0].interfaces[0].os_desc.properties[0]: Type REG_DWORD_LITTLE_ENDIAN: f_fs takes it but Linux stalls the host's request for it; use REG_SZ or REG_BINARY"},
 		{"property too large", "      - endpoints:\n",
 			"      - os_desc:\n          properties:\n            - {name: Label, type: sz, value: " + strings.Repeat("x", 235) + "}\n        endpoints:\n",
-			"bad.yaml:16: functions[0].interfaces[0].os_desc.properties[0].value: 256 bytes encoded; f_fs handles at most 255 per property"},
+			"bad.yaml:16: functions[0].interfaces[0].os_desc.properties[0]: 256 bytes encoded; f_fs handles at most 255 per property"},
 		{"os_desc configuration", "  pid: 0x0104\n", "  pid: 0x0104\n  os_desc: {vendor_code: 0xcd, configuration: 2}\n",
 			"bad.yaml:5: gadget.os_desc.configuration: 2 is not the number of a configuration"},
 		{"kernel function key on ffs", "    speeds: [high]\n", "    speeds: [high]\n    qlen: 4\n",
@@ -233,7 +236,7 @@ func TestErrors(t *testing.T) {
 				}
 				in = strings.Replace(base, tc.old, tc.new, 1)
 			}
-			if tc.name == "bad GUID" || tc.name == "multi_sz" || tc.name == "property too large" {
+			if tc.name == "bad GUID" || tc.name == "multi_sz" || tc.name == "dword_le" || tc.name == "property too large" {
 				// OS descriptors of a function need the gadget's.
 				in = strings.Replace(in, "  pid: 0x0104\n", "  pid: 0x0104\n  os_desc: {vendor_code: 0xcd}\n", 1)
 			}

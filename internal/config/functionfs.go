@@ -247,26 +247,14 @@ func (d *decoder) property(n *yaml.Node, path string) Property {
 		d.failf(nn, np, "empty")
 	}
 	tn, tp := o.need("type")
+	// Which types f_fs serves and how large a property may be are
+	// package ffs's rules (see ffsCheck).
 	pr.Type = propertyTypes[d.oneOf(tn, tp, "sz", "expand_sz", "binary", "dword_le", "dword_be", "link", "multi_sz")]
-	if d.err == nil && (pr.Type == PropMultiSZ || pr.Type == PropDWordLittleEndian || pr.Type == PropDWordBigEndian) {
-		// f_fs (Linux 6.1) takes these but stalls the host's request for
-		// them; package ffs rejects them for the same reason.
-		d.failf(tn, tp, "%s: Linux's f_fs stalls the host's request for it; use sz (e.g. DeviceInterfaceGUID), expand_sz, link or binary", tn.Value)
-	}
 	vn, vp := o.need("value")
 	if pr.Type == PropBinary {
 		pr.Binary = d.hexBytes(vn, vp)
 	} else {
 		pr.Strings = []string{d.str(vn, vp)}
-	}
-	// f_fs keeps an encoded property's size in a byte: 14 fixed bytes,
-	// the name and the data, each with its NUL for the string types.
-	size := 14 + len(pr.Name) + 1 + len(pr.Binary)
-	for _, s := range pr.Strings {
-		size += len(s) + 1
-	}
-	if d.err == nil && size > 255 {
-		d.failf(vn, vp, "%d bytes encoded; f_fs handles at most 255 per property", size)
 	}
 	if d.err == nil && strings.HasPrefix(pr.Name, "DeviceInterfaceGUID") {
 		for _, s := range pr.Strings {
