@@ -93,7 +93,11 @@ func noPatternErrors(t *testing.T, g *gadget.Gadget) {
 // endpoints of the first altsetting with a bulk pair: this function has
 // no isochronous or interrupt endpoints, so the iso tests (15, 16, 22,
 // 23) and interrupt tests (25, 26) are EOPNOTSUPP, as they are against
-// the kernel's own SourceSink, whose iso endpoints are on altsetting 1.
+// the kernel's own SourceSink, which has no interrupt endpoints and keeps
+// its isochronous ones on altsetting 1, which usbtest passes over (and
+// which it drops on dummy_hcd, a UDC without isochronous endpoints). An
+// altsetting 1 here would fail test 9 where f_fs has no get_alt: usbtest
+// sets every altsetting, and the kernel stalls SET_INTERFACE 1.
 // testusb -a's defaults (length 512, vary 512) make usbtest refuse the
 // control write tests 14 and 21 (vary must be less than length), so those
 // run after it with parameters usbtest accepts.
