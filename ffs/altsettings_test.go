@@ -151,7 +151,12 @@ func TestValidateAltSettings(t *testing.T) {
 		t.Errorf("valid alternate settings: %v", err)
 	}
 	var de *DescriptorError
-	if err := (&Descriptors{}).Validate(); !errors.As(err, &de) || de.Interface != -1 || de.Alt != -1 || de.Endpoint != -1 {
+	if err := (&Descriptors{}).Validate(); !errors.As(err, &de) || de.Interface != -1 || de.Alt != -1 || de.Endpoint != -1 || de.Association != -1 {
 		t.Errorf("an error about the whole value is located at %+v", de)
+	}
+	d := withAlts()
+	d.Associations = []Association{{FirstInterface: 0, InterfaceCount: 2}}
+	if err := d.Validate(); !errors.As(err, &de) || de.Association != 0 || de.Interface != -1 || de.Field != "InterfaceCount" {
+		t.Errorf("an association's error: %v, located at %+v", err, de)
 	}
 }

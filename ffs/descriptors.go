@@ -198,6 +198,9 @@ type DescriptorError struct {
 	// [Endpoint] of that setting. Each is -1 when the error is about
 	// something larger (Endpoint is -1 for an interface's own field).
 	Interface, Alt, Endpoint int
+	// Association is the index into Associations of the association at
+	// fault, -1 for none.
+	Association int
 }
 
 func (e *DescriptorError) Error() string {
@@ -209,18 +212,19 @@ func (e *DescriptorError) Error() string {
 }
 
 func invalid(where, field, format string, args ...any) error {
-	return &DescriptorError{Where: where, Field: field, Reason: fmt.Sprintf(format, args...), Interface: -1, Alt: -1, Endpoint: -1}
+	return &DescriptorError{Where: where, Field: field, Reason: fmt.Sprintf(format, args...), Interface: -1, Alt: -1, Endpoint: -1, Association: -1}
 }
 
 // place is where in a Descriptors a rule applies (see DescriptorError).
 type place struct {
 	where               string
 	intf, alt, endpoint int
+	association         int
 }
 
 func (p place) invalid(field, format string, args ...any) error {
 	return &DescriptorError{Where: p.where, Field: field, Reason: fmt.Sprintf(format, args...),
-		Interface: p.intf, Alt: p.alt, Endpoint: p.endpoint}
+		Interface: p.intf, Alt: p.alt, Endpoint: p.endpoint, Association: p.association}
 }
 
 func settingPlace(i, alt int) place {
@@ -228,7 +232,7 @@ func settingPlace(i, alt int) place {
 	if alt > 0 {
 		w += fmt.Sprintf(" alt %d", alt)
 	}
-	return place{where: w, intf: i, alt: alt, endpoint: -1}
+	return place{where: w, intf: i, alt: alt, endpoint: -1, association: -1}
 }
 
 func endpointPlace(i, alt, j int, e *Endpoint) place {
@@ -323,19 +327,19 @@ func (d *Descriptors) validateAssociations() error {
 	n := len(d.Interfaces)
 	covered := make([]int, n)
 	for k, a := range d.Associations {
-		where := fmt.Sprintf("association %d", k)
+		at := place{where: fmt.Sprintf("association %d", k), intf: -1, alt: -1, endpoint: -1, association: k}
 		if int(a.FirstInterface) >= n {
-			return invalid(where, "FirstInterface", "%d, but there are %d interfaces", a.FirstInterface, n)
+			return at.invalid("FirstInterface", "%d, but there are %d interfaces", a.FirstInterface, n)
 		}
 		if a.InterfaceCount == 0 {
-			return invalid(where, "InterfaceCount", "0: an association groups at least one interface")
+			return at.invalid("InterfaceCount", "0: an association groups at least one interface")
 		}
 		if int(a.FirstInterface)+int(a.InterfaceCount) > n {
-			return invalid(where, "InterfaceCount", "%d from interface %d runs past the last interface %d", a.InterfaceCount, a.FirstInterface, n-1)
+			return at.invalid("InterfaceCount", "%d from interface %d runs past the last interface %d", a.InterfaceCount, a.FirstInterface, n-1)
 		}
 		for i := int(a.FirstInterface); i < int(a.FirstInterface)+int(a.InterfaceCount); i++ {
 			if covered[i] != 0 {
-				return invalid(where, "FirstInterface", "interface %d is already in association %d", i, covered[i]-1)
+				return at.invalid("FirstInterface", "interface %d is already in association %d", i, covered[i]-1)
 			}
 			covered[i] = k + 1
 		}

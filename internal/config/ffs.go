@@ -158,6 +158,8 @@ var fieldKeys = map[string][]any{
 	"SubCompatibleID":  {"os_desc", "sub_compatible_id"},
 }
 
+var associationKeys = map[string]string{"FirstInterface": "first_interface", "InterfaceCount": "interface_count"}
+
 // ffsCheck has package ffs check the descriptors of every FunctionFS
 // function and points its errors at the file: the line and field of the
 // interface, alternate setting, endpoint and key at fault, as near as the
@@ -173,7 +175,15 @@ func (d *decoder) ffsCheck(c *Config, root *yaml.Node) {
 		}
 		fn, fp := find(root, "functions", i), index("functions", i)
 		var de *ffs.DescriptorError
-		if !errors.As(err, &de) || de.Interface < 0 {
+		if errors.As(err, &de) && de.Association >= 0 {
+			at, path := find(fn, "associations", de.Association), fp+"."+index("associations", de.Association)
+			if key, ok := associationKeys[de.Field]; ok {
+				at, path = first(find(at, key), at), path+"."+key
+			}
+			d.failf(first(at, fn), path, "%s", de.Reason)
+			continue
+		}
+		if de == nil || de.Interface < 0 {
 			d.failf(fn, fp, "%v", err)
 			continue
 		}

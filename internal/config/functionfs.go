@@ -93,7 +93,7 @@ func (d *decoder) functionFS(o *object, name string) *FunctionFS {
 		f.Interfaces = append(f.Interfaces, intf)
 	}
 	if an, ap := o.get("associations"); an != nil {
-		f.Associations = d.associations(an, ap, len(f.Interfaces))
+		f.Associations = d.associations(an, ap)
 		for j, a := range f.Associations {
 			if langs := langsOf(a.Name); len(langs) > 0 && d.err == nil {
 				p := index(ap, j)
@@ -470,11 +470,10 @@ func (d *decoder) personality(n *yaml.Node, path string, intfs []Interface) Pers
 	return p
 }
 
-// associations reads interface association descriptors over n interfaces;
-// each groups consecutive interfaces, and no two overlap.
-func (d *decoder) associations(n *yaml.Node, path string, interfaces int) []Association {
+// associations reads interface association descriptors. That each groups
+// interfaces the function has, and no two overlap, is package ffs's rule.
+func (d *decoder) associations(n *yaml.Node, path string) []Association {
 	var out []Association
-	grouped := make([]bool, interfaces)
 	for j, an := range d.list(n, path) {
 		p := index(path, j)
 		o := d.object(an, p)
@@ -489,21 +488,6 @@ func (d *decoder) associations(n *yaml.Node, path string, interfaces int) []Asso
 		a.SubClass, a.Protocol = o.u8("subclass"), o.u8("protocol")
 		if nn, np := o.get("name"); nn != nil {
 			a.Name = d.langStrings(nn, np)
-		}
-		if d.err != nil {
-			return out
-		}
-		first, count := int(a.FirstInterface), int(a.InterfaceCount)
-		if first+count > interfaces {
-			d.failf(cn, cp, "interfaces %d..%d: the function has %d", first, first+count-1, interfaces)
-			return out
-		}
-		for k := first; k < first+count; k++ {
-			if grouped[k] {
-				d.failf(fn, fp, "interface %d is already in an association", k)
-				return out
-			}
-			grouped[k] = true
 		}
 		out = append(out, a)
 	}
