@@ -24,13 +24,13 @@
 // selects, so user space serves them all. A SET_INTERFACE reaches user
 // space only as DISABLE and ENABLE, without the setting's number. What
 // the host may select depends on the kernel: an f_fs without get_alt
-// (Debian's 6.1) makes the composite layer stall SET_INTERFACE to any
+// (Debian's 5.10 and 6.1) makes the composite layer stall SET_INTERFACE to any
 // setting but 0 and answer GET_INTERFACE with 0 (the other settings are
 // enumerated only); one with get_alt (added upstream in 2024; Debian's
-// 6.12) keeps the setting, answers GET_INTERFACE with it, and refuses
+// 6.12 and 7.2) keeps the setting, answers GET_INTERFACE with it, and refuses
 // SET_INTERFACE above setting 2. f_fs takes isochronous endpoints like the
 // others, but the function binds only on a UDC with isochronous endpoints,
-// which dummy_hcd (6.1, 6.12) has none of.
+// which dummy_hcd (Debian's 5.10 to 7.2) has none of.
 //
 // # Control requests
 //
