@@ -3,6 +3,8 @@
 #               kernel tests in a QEMU guest (see internal/vmtest)
 #   make demo   the main job: a gadget on dummy_hcd with the host peer talking to it
 #   make bench  gadgetd vs the kernel's SourceSink in one guest (docs/benchmarks.md)
+#   make test-kernels  the kernel-facing packages on Debian's 5.10, 6.1, 6.12
+#               and 7.x kernels, one table of package x kernel at the end
 
 GO      ?= go
 BIN     := $(CURDIR)/bin
@@ -10,7 +12,7 @@ VMTEST  := $(BIN)/vmtest
 # Tests that call guest.Require must run, never skip, under make test.
 export GADGETKIT_REQUIRE_GUEST := 1
 
-.PHONY: all deps build test check demo bench fuzz soak clean kernel
+.PHONY: all deps build test check demo bench fuzz soak clean kernel kernels test-kernels
 
 all: build
 
@@ -26,6 +28,16 @@ $(VMTEST): FORCE | $(BIN)
 
 kernel: $(VMTEST)
 	$(VMTEST) kernel
+
+# Every suite's kernel (bullseye 5.10, bookworm 6.1, trixie 6.12, sid 7.x).
+kernels: $(VMTEST)
+	$(VMTEST) kernel --all
+
+# The packages whose tests run in the guest: what the toolkit relies on from
+# the kernel, shown on each kernel gadget firmware ships on.
+KERNEL_PKGS := ./ffs ./configfs ./gadget ./cmd/gadgetd ./cmd/hosttest ./cmd/testusb ./examples/echo \
+	./internal/e2e ./internal/faults ./internal/host ./internal/usbtest
+KERNELS     ?= bullseye,bookworm,trixie,sid
 
 # The gadget side must cross-build without cgo for firmware; the gousb host
 # peer (internal/host, cmd/hosttest and the tests that use it) is cgo-only
@@ -44,6 +56,11 @@ check:
 # call guest.Require boot a fresh guest, the rest run here.
 test: deps kernel build check
 	$(GO) test -race -count=1 -timeout 30m -exec "$(VMTEST) exec" ./...
+
+# One go test per kernel (GADGETKIT_VM_KERNEL), a table of package x kernel
+# at the end (also out/kernels/summary.md); fails when any cell fails.
+test-kernels: deps kernels build check
+	$(VMTEST) matrix --kernels $(KERNELS) --out out/kernels -race -count=1 -timeout=30m $(KERNEL_PKGS)
 
 demo: deps kernel
 	./scripts/demo.sh

@@ -34,12 +34,18 @@ Usage:
       other binary runs directly on the host. Settings come from the
       environment: GADGETKIT_VM_MODULES, GADGETKIT_VM_SS=1, GADGETKIT_VM_UDCS,
       GADGETKIT_VM_BINS, GADGETKIT_VM_CONSOLE, GADGETKIT_VM_TIMEOUT,
-      GADGETKIT_VM_KVM=1, GADGETKIT_VM_MEM, GADGETKIT_VM_OUT, GADGETKIT_VM_KERNEL;
+      GADGETKIT_VM_KVM=1, GADGETKIT_VM_MEM, GADGETKIT_VM_OUT, GADGETKIT_VM_KERNEL,
+      GADGETKIT_VM_APPEND;
       GADGETKIT_VM=always|never|auto.
   vmtest run [flags] -- CMD [ARGS...]
       One guest for a scenario: CMD (a host path) runs as root in the guest,
       with --bin executables on PATH, --file copies, and everything the guest
       writes to $GADGETKIT_OUT copied back to --out.
+  vmtest matrix [--kernels bullseye,bookworm,trixie,sid] [--out DIR] [-goflag=value...] PACKAGES...
+      go test the packages once per kernel (through vmtest exec, with
+      GADGETKIT_VM_KERNEL and GADGETKIT_VM_OUT=DIR/KERNEL/out set) and print one
+      table of package x kernel: ok, FAIL and the failed tests, or how many
+      tests skipped and why. Logs in DIR/KERNEL/; exit status 1 on any failure.
   vmtest kernel [--kernel SUITE|VERSION] [--all]
       Resolve the guest kernel, fetch and unpack it once into the cache, print
       it. By default it is what the machine's apt sources resolve
@@ -68,6 +74,8 @@ func main() {
 	switch os.Args[1] {
 	case "exec":
 		code, err = execCmd(ctx, os.Args[2:])
+	case "matrix":
+		code, err = matrixCmd(ctx, os.Args[2:])
 	case "run":
 		code, err = runCmd(ctx, os.Args[2:])
 	case "kernel":
@@ -211,6 +219,7 @@ func runCmd(ctx context.Context, args []string) (int, error) {
 	dir := fs.String("dir", "", "working directory in the guest (default: the current directory, mirrored when inside the module)")
 	verbose := fs.Bool("v", false, "report boot and run times")
 	kernelChoice := fs.String("kernel", "", kernelFlagHelp)
+	appendArgs := fs.String("append", os.Getenv("GADGETKIT_VM_APPEND"), "more kernel command line arguments (e.g. init_on_alloc=0)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: vmtest run [flags] -- CMD [ARGS...]")
 		fs.PrintDefaults()
@@ -235,6 +244,7 @@ func runCmd(ctx context.Context, args []string) (int, error) {
 		Argv: argv, Bins: bins, Modules: mods, OutDir: *out,
 		Dummy:   vmtest.DummyHCD{SuperSpeed: *ss, FullSpeed: *fullSpeed, Num: *udcs},
 		Timeout: *timeout, Console: *console, KVM: *kvm, Memory: *mem, Logf: quiet,
+		KernelArgs: strings.Fields(*appendArgs),
 	}
 	if *verbose {
 		o.Logf = logf

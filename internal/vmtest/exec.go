@@ -53,6 +53,7 @@ func ModuleRoot(dir string) (string, error) {
 //	GADGETKIT_VM_KVM=1    use KVM instead of TCG
 //	GADGETKIT_VM_MEM      guest memory in MiB
 //	GADGETKIT_VM_OUT      host directory receiving what the guest writes to $GADGETKIT_OUT
+//	GADGETKIT_VM_APPEND   more kernel command line arguments (e.g. init_on_alloc=0)
 func EnvOptions(o *Options, args []string) error {
 	if v := os.Getenv("GADGETKIT_VM_MODULES"); v != "" {
 		o.Modules = append(o.Modules, strings.Split(v, ",")...)
@@ -70,6 +71,7 @@ func EnvOptions(o *Options, args []string) error {
 	}
 	o.Console = os.Getenv("GADGETKIT_VM_CONSOLE")
 	o.OutDir = os.Getenv("GADGETKIT_VM_OUT")
+	o.KernelArgs = strings.Fields(os.Getenv("GADGETKIT_VM_APPEND"))
 	o.KVM = os.Getenv("GADGETKIT_VM_KVM") == "1"
 	if v := os.Getenv("GADGETKIT_VM_MEM"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -136,5 +138,39 @@ func TestHarnessFailsHungGuest(t *testing.T) {
 	}
 	if res.Total > 3*time.Minute {
 		t.Fatalf("took %v for a 60 s timeout: the harness does not enforce it", res.Total)
+	}
+}
+
+// TestHarnessRetriesBootPanic: a kernel that panics before /init runs (here
+// on purpose: rdinit names no file, so it looks for a root fs and panics) is booted three
+// times, then the run fails saying the kernel panicked before the payload;
+// the payload never ran.
+func TestHarnessRetriesBootPanic(t *testing.T) {
+	k, init := bootable(t)
+	var logs []string
+	var mu sync.Mutex
+	var out bytes.Buffer
+	_, err := Run(context.Background(), Options{
+		Kernel: k, Init: init, Argv: []string{script(t, "echo payload-ran\n")},
+		Stdout: &out, Timeout: 3 * time.Minute, KernelArgs: []string{"rdinit=/no-such-init"},
+		Logf: func(f string, a ...any) { mu.Lock(); logs = append(logs, fmt.Sprintf(f, a...)); mu.Unlock() },
+	})
+	if !errors.Is(err, ErrGuest) || !strings.Contains(err.Error(), "panicked before the payload started") {
+		t.Fatalf("err = %v, want ErrGuest naming the boot panic", err)
+	}
+	if !strings.Contains(err.Error(), "Kernel panic - not syncing") {
+		t.Errorf("the error lacks the console's panic line: %v", err)
+	}
+	retries := 0
+	for _, l := range logs {
+		if strings.Contains(l, "panicked before running the payload") {
+			retries++
+		}
+	}
+	if retries != 2 {
+		t.Errorf("%d retries logged, want 2 (three boots): %q", retries, logs)
+	}
+	if strings.Contains(out.String(), "payload-ran") {
+		t.Errorf("the payload ran: %q", out.String())
 	}
 }
