@@ -55,6 +55,15 @@ const userFlags = FlagVirtualAddr | FlagEventFD | FlagAllCtrlRecip | FlagConfig0
 // (MAX_CONFIG_INTERFACES); usb_interface_id fails beyond it.
 const MaxInterfaces = 16
 
+// MaxAltSettings is the most alternate settings an interface may have
+// besides setting 0. f_fs takes the descriptors of any number, but where
+// it has a get_alt callback (ffs_func_get_alt, added upstream in 2024 with
+// MAX_ALT_SETTINGS; Debian's 6.12 has it) it refuses SET_INTERFACE to a
+// setting above 2; without it (Debian's 6.1) the composite layer stalls
+// SET_INTERFACE to any setting but 0 and the host can only enumerate the
+// others.
+const MaxAltSettings = 2
+
 // Descriptors describes one FunctionFS function once; MarshalBinary expands
 // it into the descriptors of every speed in Speeds.
 //
@@ -89,7 +98,8 @@ type Association struct {
 	Name           uint8 // iFunction: string index, 0 for none
 }
 
-// Interface is one interface (alternate setting 0) with its endpoints.
+// Interface is one interface (alternate setting 0) with its endpoints and
+// its other alternate settings.
 type Interface struct {
 	Class    usb.Class
 	SubClass uint8
@@ -111,6 +121,31 @@ type Interface struct {
 	SubCompatibleID string
 	// Properties are Microsoft OS extended properties of this interface.
 	Properties []Property
+	// AltSettings are alternate settings 1, 2, ... of this interface
+	// (at most MaxAltSettings), each with endpoints of its own: f_fs binds
+	// every endpoint descriptor to a hardware endpoint and enables all of
+	// them at every SET_INTERFACE, so no address may appear in two
+	// settings. User space is not told which setting the host chose: every
+	// SET_INTERFACE is an EventDisable and an EventEnable.
+	AltSettings []AltSetting
+}
+
+// AltSetting is an alternate setting (bAlternateSetting 1 and up) of an
+// Interface: the same interface number with other descriptors.
+type AltSetting struct {
+	Class            usb.Class
+	SubClass         uint8
+	Protocol         uint8
+	Name             uint8    // iInterface: string index, 0 for none
+	ClassDescriptors [][]byte // as Interface.ClassDescriptors
+	Endpoints        []Endpoint
+}
+
+// settings returns alternate setting 0 (the interface's own fields) and
+// then AltSettings.
+func (in *Interface) settings() []AltSetting {
+	return append([]AltSetting{{Class: in.Class, SubClass: in.SubClass, Protocol: in.Protocol, Name: in.Name,
+		ClassDescriptors: in.ClassDescriptors, Endpoints: in.Endpoints}}, in.AltSettings...)
 }
 
 // Endpoint is one data endpoint, expanded per speed.
@@ -149,6 +184,7 @@ type EndpointFile struct {
 	Address   usb.EndpointAddress // as described
 	Type      usb.TransferType
 	Interface uint8 // index of the interface the endpoint belongs to
+	Alt       uint8 // its alternate setting
 }
 
 // DescriptorError is a rule a Descriptors or Strings value breaks.
@@ -156,6 +192,15 @@ type DescriptorError struct {
 	Where  string // e.g. "interface 0 endpoint 1 (ep2out)"; empty for the whole value
 	Field  string // the field at fault, e.g. "MaxPacketSize"
 	Reason string
+	// Interface, Alt and Endpoint locate the value at fault in a
+	// Descriptors by index: Interfaces[Interface], its alternate setting
+	// Alt (0: the Interface itself, k: AltSettings[k-1]), and Endpoints
+	// [Endpoint] of that setting. Each is -1 when the error is about
+	// something larger (Endpoint is -1 for an interface's own field).
+	Interface, Alt, Endpoint int
+	// Association is the index into Associations of the association at
+	// fault, -1 for none.
+	Association int
 }
 
 func (e *DescriptorError) Error() string {
@@ -167,7 +212,34 @@ func (e *DescriptorError) Error() string {
 }
 
 func invalid(where, field, format string, args ...any) error {
-	return &DescriptorError{Where: where, Field: field, Reason: fmt.Sprintf(format, args...)}
+	return &DescriptorError{Where: where, Field: field, Reason: fmt.Sprintf(format, args...), Interface: -1, Alt: -1, Endpoint: -1, Association: -1}
+}
+
+// place is where in a Descriptors a rule applies (see DescriptorError).
+type place struct {
+	where               string
+	intf, alt, endpoint int
+	association         int
+}
+
+func (p place) invalid(field, format string, args ...any) error {
+	return &DescriptorError{Where: p.where, Field: field, Reason: fmt.Sprintf(format, args...),
+		Interface: p.intf, Alt: p.alt, Endpoint: p.endpoint, Association: p.association}
+}
+
+func settingPlace(i, alt int) place {
+	w := fmt.Sprintf("interface %d", i)
+	if alt > 0 {
+		w += fmt.Sprintf(" alt %d", alt)
+	}
+	return place{where: w, intf: i, alt: alt, endpoint: -1, association: -1}
+}
+
+func endpointPlace(i, alt, j int, e *Endpoint) place {
+	p := settingPlace(i, alt)
+	p.where += fmt.Sprintf(" endpoint %d (%s)", j, e.Address)
+	p.endpoint = j
+	return p
 }
 
 func (d *Descriptors) speeds() []usb.Speed {
@@ -178,10 +250,6 @@ func (d *Descriptors) speeds() []usb.Speed {
 }
 
 func (d *Descriptors) has(s usb.Speed) bool { return slices.Contains(d.speeds(), s) }
-
-func epWhere(i, j int, e *Endpoint) string {
-	return fmt.Sprintf("interface %d endpoint %d (%s)", i, j, e.Address)
-}
 
 // Validate checks every rule of FunctionFS and the USB specification this
 // package knows, and names the interface, endpoint and field that break one.
@@ -220,27 +288,35 @@ func (d *Descriptors) Validate() error {
 	}
 	// Distinct addresses also keep the count within f_fs's limit of 30
 	// data endpoints (FFS_MAX_EPS_COUNT - 1): 15 numbers, two directions.
+	// f_fs binds each endpoint descriptor to its own hardware endpoint,
+	// so alternate settings cannot share addresses either.
 	seen := map[usb.EndpointAddress]string{}
 	for i := range d.Interfaces {
 		in := &d.Interfaces[i]
-		where := fmt.Sprintf("interface %d", i)
-		for k, c := range in.ClassDescriptors {
-			if err := checkClassDescriptor(in, c); err != nil {
-				return invalid(where, fmt.Sprintf("ClassDescriptors[%d]", k), "%s", err)
-			}
+		if n := len(in.AltSettings); n > MaxAltSettings {
+			p := settingPlace(i, 0)
+			return p.invalid("AltSettings", "%d alternate settings besides 0; f_fs refuses SET_INTERFACE beyond setting %d", n, MaxAltSettings)
 		}
-		if err := validateOS(where, in); err != nil {
+		if err := validateOS(settingPlace(i, 0), in); err != nil {
 			return err
 		}
-		for j := range in.Endpoints {
-			e := &in.Endpoints[j]
-			ew := epWhere(i, j, e)
-			if prev, ok := seen[e.Address]; ok {
-				return invalid(ew, "Address", "%s is already used by %s", e.Address, prev)
+		for alt, st := range in.settings() {
+			sp := settingPlace(i, alt)
+			for k, c := range st.ClassDescriptors {
+				if err := checkClassDescriptor(st.Class, c); err != nil {
+					return sp.invalid(fmt.Sprintf("ClassDescriptors[%d]", k), "%s", err)
+				}
 			}
-			seen[e.Address] = ew
-			if err := d.validateEndpoint(ew, e); err != nil {
-				return err
+			for j := range st.Endpoints {
+				e := &st.Endpoints[j]
+				ep := endpointPlace(i, alt, j, e)
+				if prev, ok := seen[e.Address]; ok {
+					return ep.invalid("Address", "%s is already used by %s", e.Address, prev)
+				}
+				seen[e.Address] = ep.where
+				if err := d.validateEndpoint(ep, e); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -251,19 +327,19 @@ func (d *Descriptors) validateAssociations() error {
 	n := len(d.Interfaces)
 	covered := make([]int, n)
 	for k, a := range d.Associations {
-		where := fmt.Sprintf("association %d", k)
+		at := place{where: fmt.Sprintf("association %d", k), intf: -1, alt: -1, endpoint: -1, association: k}
 		if int(a.FirstInterface) >= n {
-			return invalid(where, "FirstInterface", "%d, but there are %d interfaces", a.FirstInterface, n)
+			return at.invalid("FirstInterface", "%d, but there are %d interfaces", a.FirstInterface, n)
 		}
 		if a.InterfaceCount == 0 {
-			return invalid(where, "InterfaceCount", "0: an association groups at least one interface")
+			return at.invalid("InterfaceCount", "0: an association groups at least one interface")
 		}
 		if int(a.FirstInterface)+int(a.InterfaceCount) > n {
-			return invalid(where, "InterfaceCount", "%d from interface %d runs past the last interface %d", a.InterfaceCount, a.FirstInterface, n-1)
+			return at.invalid("InterfaceCount", "%d from interface %d runs past the last interface %d", a.InterfaceCount, a.FirstInterface, n-1)
 		}
 		for i := int(a.FirstInterface); i < int(a.FirstInterface)+int(a.InterfaceCount); i++ {
 			if covered[i] != 0 {
-				return invalid(where, "FirstInterface", "interface %d is already in association %d", i, covered[i]-1)
+				return at.invalid("FirstInterface", "interface %d is already in association %d", i, covered[i]-1)
 			}
 			covered[i] = k + 1
 		}
@@ -274,7 +350,7 @@ func (d *Descriptors) validateAssociations() error {
 // checkClassDescriptor applies f_fs's rules (ffs_do_single_desc): besides
 // the standard descriptors it knows only the 0x21 descriptors of HID and
 // CCID interfaces, each with a fixed size.
-func checkClassDescriptor(in *Interface, c []byte) error {
+func checkClassDescriptor(class usb.Class, c []byte) error {
 	if len(c) < 2 {
 		return fmt.Errorf("%d bytes, a descriptor has at least 2", len(c))
 	}
@@ -285,9 +361,9 @@ func checkClassDescriptor(in *Interface, c []byte) error {
 	want := 0
 	if t == usb.TypeHID {
 		switch {
-		case in.Class == usb.ClassHID:
+		case class == usb.ClassHID:
 			want = 9
-		case in.Class == usb.ClassSmartCard:
+		case class == usb.ClassSmartCard:
 			want = 54
 		}
 	}
@@ -300,25 +376,25 @@ func checkClassDescriptor(in *Interface, c []byte) error {
 	return nil
 }
 
-func (d *Descriptors) validateEndpoint(where string, e *Endpoint) error {
+func (d *Descriptors) validateEndpoint(p place, e *Endpoint) error {
 	if e.Address&0x70 != 0 {
-		return invalid(where, "Address", "%#02x sets reserved bits 4..6", uint8(e.Address))
+		return p.invalid("Address", "%#02x sets reserved bits 4..6", uint8(e.Address))
 	}
 	if e.Address.Number() == 0 {
-		return invalid(where, "Address", "endpoint 0 is the control endpoint; data endpoints are 1..15")
+		return p.invalid("Address", "endpoint 0 is the control endpoint; data endpoints are 1..15")
 	}
 	periodic := e.Type == usb.Interrupt || e.Type == usb.Isochronous
 	switch e.Type {
 	case usb.Bulk:
 		if e.MaxPacketSize != 0 && d.has(usb.SpeedFull) && !slices.Contains([]uint16{8, 16, 32, 64}, e.MaxPacketSize) {
-			return invalid(where, "MaxPacketSize", "%d: full-speed bulk allows 8, 16, 32 or 64 (high speed and SuperSpeed use 512 and 1024)", e.MaxPacketSize)
+			return p.invalid("MaxPacketSize", "%d: full-speed bulk allows 8, 16, 32 or 64 (high speed and SuperSpeed use 512 and 1024)", e.MaxPacketSize)
 		}
 		if e.Interval != 0 {
-			return invalid(where, "Interval", "not for bulk endpoints (periodic only)")
+			return p.invalid("Interval", "not for bulk endpoints (periodic only)")
 		}
 	case usb.Interrupt, usb.Isochronous:
 		if e.MaxPacketSize == 0 {
-			return invalid(where, "MaxPacketSize", "0: %s endpoints need a packet size", e.Type)
+			return p.invalid("MaxPacketSize", "0: %s endpoints need a packet size", e.Type)
 		}
 		if d.has(usb.SpeedFull) {
 			limit := uint16(64)
@@ -326,57 +402,57 @@ func (d *Descriptors) validateEndpoint(where string, e *Endpoint) error {
 				limit = 1023
 			}
 			if e.MaxPacketSize > limit {
-				return invalid(where, "MaxPacketSize", "%d: full-speed %s allows at most %d", e.MaxPacketSize, e.Type, limit)
+				return p.invalid("MaxPacketSize", "%d: full-speed %s allows at most %d", e.MaxPacketSize, e.Type, limit)
 			}
 		}
 		if e.MaxPacketSize > 1024 {
-			return invalid(where, "MaxPacketSize", "%d: %s allows at most 1024", e.MaxPacketSize, e.Type)
+			return p.invalid("MaxPacketSize", "%d: %s allows at most 1024", e.MaxPacketSize, e.Type)
 		}
 		if _, err := intervalExponent(e.Interval); err != nil {
-			return invalid(where, "Interval", "%s", err)
+			return p.invalid("Interval", "%s", err)
 		}
 		if e.Type == usb.Interrupt && d.has(usb.SpeedFull) && e.Interval > 255*time.Millisecond {
-			return invalid(where, "Interval", "%s: full-speed interrupt allows at most 255ms", e.Interval)
+			return p.invalid("Interval", "%s: full-speed interrupt allows at most 255ms", e.Interval)
 		}
 		if e.Transactions > 3 {
-			return invalid(where, "Transactions", "%d: high speed allows 1..3 per microframe", e.Transactions)
+			return p.invalid("Transactions", "%d: high speed allows 1..3 per microframe", e.Transactions)
 		}
 		if e.MaxBurst > 0 && e.MaxPacketSize != 1024 && d.has(usb.SpeedSuper) {
-			return invalid(where, "MaxBurst", "%d needs MaxPacketSize 1024 at SuperSpeed, not %d", e.MaxBurst, e.MaxPacketSize)
+			return p.invalid("MaxBurst", "%d needs MaxPacketSize 1024 at SuperSpeed, not %d", e.MaxBurst, e.MaxPacketSize)
 		}
 	default:
-		return invalid(where, "Type", "%s: data endpoints are bulk, interrupt or isochronous", e.Type)
+		return p.invalid("Type", "%s: data endpoints are bulk, interrupt or isochronous", e.Type)
 	}
 	if !periodic && e.Transactions != 0 {
-		return invalid(where, "Transactions", "not for %s endpoints (periodic only)", e.Type)
+		return p.invalid("Transactions", "not for %s endpoints (periodic only)", e.Type)
 	}
 	if e.Type != usb.Isochronous && e.IsoAttributes != 0 {
-		return invalid(where, "IsoAttributes", "not for %s endpoints (isochronous only)", e.Type)
+		return p.invalid("IsoAttributes", "not for %s endpoints (isochronous only)", e.Type)
 	}
 	if e.IsoAttributes&^0x3c != 0 {
-		return invalid(where, "IsoAttributes", "%#02x has bits outside 2..5", e.IsoAttributes)
+		return p.invalid("IsoAttributes", "%#02x has bits outside 2..5", e.IsoAttributes)
 	}
 	if e.MaxBurst > 15 {
-		return invalid(where, "MaxBurst", "%d: at most 15", e.MaxBurst)
+		return p.invalid("MaxBurst", "%d: at most 15", e.MaxBurst)
 	}
 	if e.MaxStreams != 0 && e.Type != usb.Bulk {
-		return invalid(where, "MaxStreams", "not for %s endpoints (bulk only)", e.Type)
+		return p.invalid("MaxStreams", "not for %s endpoints (bulk only)", e.Type)
 	}
 	if e.MaxStreams > 16 {
-		return invalid(where, "MaxStreams", "%d: at most 16 (2^16 streams)", e.MaxStreams)
+		return p.invalid("MaxStreams", "%d: at most 16 (2^16 streams)", e.MaxStreams)
 	}
 	if e.Mult != 0 && e.Type != usb.Isochronous {
-		return invalid(where, "Mult", "not for %s endpoints (isochronous only)", e.Type)
+		return p.invalid("Mult", "not for %s endpoints (isochronous only)", e.Type)
 	}
 	if e.Mult > 2 {
-		return invalid(where, "Mult", "%d: at most 2", e.Mult)
+		return p.invalid("Mult", "%d: at most 2", e.Mult)
 	}
 	if e.BytesPerInterval != 0 {
 		if !periodic {
-			return invalid(where, "BytesPerInterval", "not for bulk endpoints (periodic only)")
+			return p.invalid("BytesPerInterval", "not for bulk endpoints (periodic only)")
 		}
 		if most := e.maxBytesPerInterval(); int(e.BytesPerInterval) > most {
-			return invalid(where, "BytesPerInterval", "%d exceeds MaxPacketSize*(MaxBurst+1)*(Mult+1) = %d", e.BytesPerInterval, most)
+			return p.invalid("BytesPerInterval", "%d exceeds MaxPacketSize*(MaxBurst+1)*(Mult+1) = %d", e.BytesPerInterval, most)
 		}
 	}
 	return nil
@@ -465,24 +541,27 @@ func (d *Descriptors) speedDescriptors(s usb.Speed) []usb.Descriptor {
 				})
 			}
 		}
-		in := &d.Interfaces[i]
-		out = append(out, usb.InterfaceDescriptor{
-			Number: uint8(i), NumEndpoints: uint8(len(in.Endpoints)),
-			Class: in.Class, SubClass: in.SubClass, Protocol: in.Protocol, InterfaceIndex: in.Name,
-		})
-		for _, c := range in.ClassDescriptors {
-			out = append(out, usb.RawDescriptor{Type: usb.DescriptorType(c[1]), Data: slices.Clone(c[2:])})
-		}
-		for j := range in.Endpoints {
-			e := &in.Endpoints[j]
-			out = append(out, usb.EndpointDescriptor{
-				Address:       e.Address,
-				Attributes:    uint8(e.Type) | e.IsoAttributes,
-				MaxPacketSize: e.maxPacket(s),
-				Interval:      e.interval(s),
+		// Each alternate setting follows the one before, with its own
+		// endpoints (USB 2.0 9.6.5).
+		for alt, st := range d.Interfaces[i].settings() {
+			out = append(out, usb.InterfaceDescriptor{
+				Number: uint8(i), AlternateSetting: uint8(alt), NumEndpoints: uint8(len(st.Endpoints)),
+				Class: st.Class, SubClass: st.SubClass, Protocol: st.Protocol, InterfaceIndex: st.Name,
 			})
-			if s == usb.SpeedSuper {
-				out = append(out, e.companion())
+			for _, c := range st.ClassDescriptors {
+				out = append(out, usb.RawDescriptor{Type: usb.DescriptorType(c[1]), Data: slices.Clone(c[2:])})
+			}
+			for j := range st.Endpoints {
+				e := &st.Endpoints[j]
+				out = append(out, usb.EndpointDescriptor{
+					Address:       e.Address,
+					Attributes:    uint8(e.Type) | e.IsoAttributes,
+					MaxPacketSize: e.maxPacket(s),
+					Interval:      e.interval(s),
+				})
+				if s == usb.SpeedSuper {
+					out = append(out, e.companion())
+				}
 			}
 		}
 	}
@@ -531,17 +610,20 @@ func (d *Descriptors) MarshalBinary() ([]byte, error) {
 }
 
 // EndpointFiles lists the data endpoints in the order f_fs names their
-// files: ep1, ep2, ... in descriptor order, or ep<address in hex> (e.g.
+// files: ep1, ep2, ... in descriptor order (interface by interface, each
+// alternate setting after the one before), or ep<address in hex> (e.g.
 // "ep81") with FlagVirtualAddr.
 func (d *Descriptors) EndpointFiles() []EndpointFile {
 	var files []EndpointFile
-	for i, in := range d.Interfaces {
-		for _, e := range in.Endpoints {
-			name := fmt.Sprintf("ep%d", len(files)+1)
-			if d.Flags&FlagVirtualAddr != 0 {
-				name = fmt.Sprintf("ep%02x", uint8(e.Address))
+	for i := range d.Interfaces {
+		for alt, st := range d.Interfaces[i].settings() {
+			for _, e := range st.Endpoints {
+				name := fmt.Sprintf("ep%d", len(files)+1)
+				if d.Flags&FlagVirtualAddr != 0 {
+					name = fmt.Sprintf("ep%02x", uint8(e.Address))
+				}
+				files = append(files, EndpointFile{Name: name, Address: e.Address, Type: e.Type, Interface: uint8(i), Alt: uint8(alt)})
 			}
-			files = append(files, EndpointFile{Name: name, Address: e.Address, Type: e.Type, Interface: uint8(i)})
 		}
 	}
 	return files
@@ -554,8 +636,10 @@ func (d *Descriptors) StringCount() int {
 	for _, a := range d.Associations {
 		n = max(n, int(a.Name))
 	}
-	for _, in := range d.Interfaces {
-		n = max(n, int(in.Name))
+	for i := range d.Interfaces {
+		for _, st := range d.Interfaces[i].settings() {
+			n = max(n, int(st.Name))
+		}
 	}
 	return n
 }

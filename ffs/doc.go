@@ -16,6 +16,22 @@
 // ep0 is opened O_NONBLOCK and handed to os.NewFile, so Run parks on the
 // runtime poller instead of holding an OS thread.
 //
+// # Alternate settings
+//
+// An Interface may have AltSettings (at most MaxAltSettings), each with
+// endpoints of its own: f_fs binds every endpoint descriptor to a UDC
+// endpoint of its own and enables all of them whichever setting the host
+// selects, so user space serves them all. A SET_INTERFACE reaches user
+// space only as DISABLE and ENABLE, without the setting's number. What
+// the host may select depends on the kernel: an f_fs without get_alt
+// (Debian's 5.10 and 6.1) makes the composite layer stall SET_INTERFACE to any
+// setting but 0 and answer GET_INTERFACE with 0 (the other settings are
+// enumerated only); one with get_alt (added upstream in 2024; Debian's
+// 6.12 and 7.2) keeps the setting, answers GET_INTERFACE with it, and refuses
+// SET_INTERFACE above setting 2. f_fs takes isochronous endpoints like the
+// others, but the function binds only on a UDC with isochronous endpoints,
+// which dummy_hcd (Debian's 5.10 to 7.2) has none of.
+//
 // # Control requests
 //
 // Run hands each SETUP the kernel passes up to Config.OnControl as a

@@ -149,6 +149,11 @@ func (f *Function) Dir() string { return f.dir }
 // EPs lists the data endpoints in file order (ep1, ep2, ...).
 func (f *Function) EPs() []*EP { return f.eps }
 
+// Setting returns the index of the interface the endpoint belongs to and
+// its alternate setting. f_fs enables the endpoints of every setting at
+// once, whichever the host selected.
+func (ep *EP) Setting() (intf, alt int) { return int(ep.file.Interface), int(ep.file.Alt) }
+
 // EP returns the data endpoint whose file is name ("ep1"), nil if none.
 func (f *Function) EP(name string) *EP {
 	for _, ep := range f.eps {

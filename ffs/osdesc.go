@@ -205,40 +205,40 @@ func validCompatID(s string) error {
 	return nil
 }
 
-func validateOS(where string, in *Interface) error {
+func validateOS(at place, in *Interface) error {
 	if err := validCompatID(in.CompatibleID); err != nil {
-		return invalid(where, "CompatibleID", "%s", err)
+		return at.invalid("CompatibleID", "%s", err)
 	}
 	if err := validCompatID(in.SubCompatibleID); err != nil {
-		return invalid(where, "SubCompatibleID", "%s", err)
+		return at.invalid("SubCompatibleID", "%s", err)
 	}
 	if in.SubCompatibleID != "" && in.CompatibleID == "" {
-		return invalid(where, "SubCompatibleID", "set without CompatibleID")
+		return at.invalid("SubCompatibleID", "set without CompatibleID")
 	}
 	for k, p := range in.Properties {
 		field := fmt.Sprintf("Properties[%d]", k)
 		if p.Name == "" {
-			return invalid(where, field, "empty Name")
+			return at.invalid(field, "empty Name")
 		}
 		if !utf8.ValidString(p.Name) || strings.ContainsRune(p.Name, 0) {
-			return invalid(where, field, "Name %q is not UTF-8 text without NULs", p.Name)
+			return at.invalid(field, "Name %q is not UTF-8 text without NULs", p.Name)
 		}
 		switch p.Type {
 		case PropString, PropExpandString, PropLink:
 			if len(p.Data) == 0 || p.Data[len(p.Data)-1] != 0 {
-				return invalid(where, field, "%s data must end with a NUL", p.Type)
+				return at.invalid(field, "%s data must end with a NUL", p.Type)
 			}
 			if !utf8.Valid(p.Data) {
-				return invalid(where, field, "%s data is not UTF-8", p.Type)
+				return at.invalid(field, "%s data is not UTF-8", p.Type)
 			}
 		case PropBinary:
 		case PropDWordLittleEndian, PropDWordBigEndian, PropMultiString:
-			return invalid(where, field, "Type %s: f_fs takes it but Linux stalls the host's request for it; use REG_SZ or REG_BINARY", p.Type)
+			return at.invalid(field, "Type %s: f_fs takes it but Linux stalls the host's request for it; use REG_SZ or REG_BINARY", p.Type)
 		default:
-			return invalid(where, field, "Type %d, want 1 (REG_SZ), 2 (REG_EXPAND_SZ), 3 (REG_BINARY) or 6 (REG_LINK)", uint32(p.Type))
+			return at.invalid(field, "Type %d, want 1 (REG_SZ), 2 (REG_EXPAND_SZ), 3 (REG_BINARY) or 6 (REG_LINK)", uint32(p.Type))
 		}
 		if size := extPropFixedSize + len(p.Name) + 1 + len(p.Data); size > maxExtPropSize {
-			return invalid(where, field, "%d bytes encoded; f_fs handles at most %d per property", size, maxExtPropSize)
+			return at.invalid(field, "%d bytes encoded; f_fs handles at most %d per property", size, maxExtPropSize)
 		}
 	}
 	return nil

@@ -1,108 +1,12 @@
 package gadget
 
 import (
-	"encoding/binary"
-	"fmt"
 	"strings"
 
 	"github.com/gadgetkit/gadgetkit/configfs"
-	"github.com/gadgetkit/gadgetkit/ffs"
 	"github.com/gadgetkit/gadgetkit/internal/config"
 	"github.com/gadgetkit/gadgetkit/usb"
 )
-
-// Descriptors converts a FunctionFS function of a gadget file into the
-// descriptors and strings written to its ep0. Interface names become the
-// strings table, numbered in interface order. A sourcesink function asks
-// f_fs for every control recipient, because gadget zero's vendor requests
-// 0x5b/0x5c are addressed to the device.
-func Descriptors(f *config.FunctionFS) (*ffs.Descriptors, *ffs.Strings, error) {
-	d := &ffs.Descriptors{Speeds: f.Speeds}
-	if f.Personality.Kind == config.PersonalitySourceSink {
-		d.Flags |= ffs.FlagAllCtrlRecip
-	}
-	var langs []usb.LangID
-	table := map[usb.LangID][]string{}
-	for i, in := range f.Interfaces {
-		fi := ffs.Interface{
-			Class:           in.Class,
-			SubClass:        in.SubClass,
-			Protocol:        in.Protocol,
-			CompatibleID:    in.CompatibleID,
-			SubCompatibleID: in.SubCompatibleID,
-		}
-		if len(in.Name) > 0 {
-			if langs == nil {
-				for _, s := range in.Name {
-					langs = append(langs, s.Lang)
-				}
-			}
-			for _, s := range in.Name {
-				table[s.Lang] = append(table[s.Lang], s.Value)
-			}
-			fi.Name = uint8(len(table[in.Name[0].Lang]))
-		}
-		for _, p := range in.Properties {
-			fp, err := property(p)
-			if err != nil {
-				return nil, nil, fmt.Errorf("interfaces[%d].os_desc.properties: %w", i, err)
-			}
-			fi.Properties = append(fi.Properties, fp)
-		}
-		for _, e := range in.Endpoints {
-			fe := ffs.Endpoint{
-				Address:    e.Address,
-				Type:       e.Type,
-				Interval:   e.Interval,
-				MaxBurst:   e.MaxBurst,
-				MaxStreams: e.MaxStreams,
-				Mult:       e.Mult,
-			}
-			if e.Type == usb.Bulk {
-				// High and SuperSpeed bulk sizes are fixed by the spec.
-				fe.MaxPacketSize = e.MaxPacket.Full
-			} else {
-				fe.MaxPacketSize = max(e.MaxPacket.Full, e.MaxPacket.High, e.MaxPacket.Super)
-				fe.Transactions = e.Transactions
-			}
-			fi.Endpoints = append(fi.Endpoints, fe)
-		}
-		d.Interfaces = append(d.Interfaces, fi)
-	}
-	s := &ffs.Strings{}
-	for _, l := range langs {
-		s.Languages = append(s.Languages, ffs.Language{ID: l, Strings: table[l]})
-	}
-	if err := d.Validate(); err != nil {
-		return nil, nil, err
-	}
-	if err := s.Validate(); err != nil {
-		return nil, nil, err
-	}
-	if err := d.CheckStrings(s); err != nil {
-		return nil, nil, err
-	}
-	return d, s, nil
-}
-
-func property(p config.Property) (ffs.Property, error) {
-	switch p.Type {
-	case config.PropSZ, config.PropExpandSZ, config.PropLink:
-		if len(p.Strings) != 1 {
-			return ffs.Property{}, fmt.Errorf("%s: %d strings, want 1", p.Name, len(p.Strings))
-		}
-		return ffs.Property{Name: p.Name, Type: ffs.PropertyType(p.Type), Data: []byte(p.Strings[0] + "\x00")}, nil
-	case config.PropMultiSZ:
-		return ffs.Property{Name: p.Name, Type: ffs.PropMultiString, Data: []byte(strings.Join(p.Strings, "\x00") + "\x00\x00")}, nil
-	case config.PropDWordLittleEndian:
-		return ffs.Property{Name: p.Name, Type: ffs.PropDWordLittleEndian, Data: binary.LittleEndian.AppendUint32(nil, p.DWord)}, nil
-	case config.PropDWordBigEndian:
-		return ffs.Property{Name: p.Name, Type: ffs.PropDWordBigEndian, Data: binary.BigEndian.AppendUint32(nil, p.DWord)}, nil
-	case config.PropBinary:
-		return ffs.Property{Name: p.Name, Type: ffs.PropBinary, Data: p.Binary}, nil
-	}
-	return ffs.Property{}, fmt.Errorf("%s: unknown property type %d", p.Name, p.Type)
-}
 
 // Tree converts a gadget file into the configfs tree that makes it.
 func Tree(c *config.Config) *configfs.Gadget {

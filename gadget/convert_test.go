@@ -56,7 +56,7 @@ functions:
 
 func TestDescriptors(t *testing.T) {
 	c := parse(t, "two.yaml", twoInterfaces)
-	d, s, err := Descriptors(c.Functions[0].FunctionFS)
+	d, s, err := c.Functions[0].FunctionFS.Descriptors()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestDescriptorsOfEveryConfig(t *testing.T) {
 			if f.FunctionFS == nil {
 				continue
 			}
-			d, s, err := Descriptors(f.FunctionFS)
+			d, s, err := f.FunctionFS.Descriptors()
 			if err != nil {
 				t.Errorf("%s: %s: %v", path, f.Name, err)
 				continue

@@ -36,7 +36,7 @@ type function struct {
 // directory and prepares its personality.
 func openFunction(c config.Function, log *slog.Logger) (*function, error) {
 	fc := c.FunctionFS
-	desc, strs, err := Descriptors(fc)
+	desc, strs, err := fc.Descriptors()
 	if err != nil {
 		return nil, err
 	}
@@ -72,18 +72,28 @@ func openFunction(c config.Function, log *slog.Logger) (*function, error) {
 		fn.serve = fn.aborts.session(fn.f.EPs(), fn.eps)
 		return fn, nil
 	}
+	if fc.Personality.Kind == config.PersonalityLoopback {
+		var lbs []*loopback
+		for _, p := range loopbackPairs(fn.f.EPs()) {
+			lbs = append(lbs, newLoopback(p[0], p[1], fn.statsOf(p[0]), fn.statsOf(p[1])))
+		}
+		if len(lbs) == 0 {
+			fn.f.Close()
+			return nil, errors.New("needs a bulk in and a bulk out endpoint")
+		}
+		fn.serve, fn.release = loopbacks(lbs), func() {
+			for _, lb := range lbs {
+				lb.close()
+			}
+		}
+		return fn, nil
+	}
 	in, out, err := endpoints(fn.f)
 	if err != nil {
 		fn.f.Close()
 		return nil, err
 	}
-	inSt, outSt := fn.statsOf(in), fn.statsOf(out)
-	if fc.Personality.Kind == config.PersonalityLoopback {
-		lb := newLoopback(in, out, inSt, outSt)
-		fn.serve, fn.release = lb.serve, lb.close
-	} else {
-		fn.serve = sourceSink(in, out, inSt, outSt, fc.Personality.Pattern)
-	}
+	fn.serve = sourceSink(in, out, fn.statsOf(in), fn.statsOf(out), fc.Personality.Pattern)
 	return fn, nil
 }
 

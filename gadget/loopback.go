@@ -3,8 +3,10 @@ package gadget
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/gadgetkit/gadgetkit/ffs"
+	"github.com/gadgetkit/gadgetkit/usb"
 )
 
 // loopback returns OUT data on IN, in order, like gadget zero's loopback:
@@ -35,6 +37,71 @@ type loopback struct {
 	src        []uint64 // Seq of the OUT completion each IN request carries
 	fence      uint64   // Seq of the latest ErrShutdown completion seen
 	cancelled  context.Context
+}
+
+// loopbackPairs pairs the endpoints of each alternate setting of each
+// interface: its n-th bulk OUT with its n-th bulk IN, and likewise for
+// interrupt endpoints, in endpoint order. Isochronous endpoints are left
+// alone. Each pair is {IN, OUT}.
+func loopbackPairs(eps []*ffs.EP) [][2]*ffs.EP {
+	type key struct {
+		intf, alt int
+		t         usb.TransferType
+	}
+	var order []key
+	ins, outs := map[key][]*ffs.EP{}, map[key][]*ffs.EP{}
+	for _, ep := range eps {
+		if ep.Type() != usb.Bulk && ep.Type() != usb.Interrupt {
+			continue
+		}
+		intf, alt := ep.Setting()
+		k := key{intf, alt, ep.Type()}
+		if ins[k] == nil && outs[k] == nil {
+			order = append(order, k)
+		}
+		if ep.Address().IsIn() {
+			ins[k] = append(ins[k], ep)
+		} else {
+			outs[k] = append(outs[k], ep)
+		}
+	}
+	var pairs [][2]*ffs.EP
+	for _, k := range order {
+		for n := range min(len(ins[k]), len(outs[k])) {
+			pairs = append(pairs, [2]*ffs.EP{ins[k][n], outs[k][n]})
+		}
+	}
+	return pairs
+}
+
+// loopbacks serves every pair at once, each with its own requests and
+// state: the host may use any setting's endpoints (f_fs enables them all),
+// and every SET_INTERFACE disables all of them. The session ends when one
+// pair's does; the others stop with their requests still in flight, which
+// their next session adopts.
+func loopbacks(lbs []*loopback) session {
+	if len(lbs) == 1 {
+		return lbs[0].serve
+	}
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		errs := make([]error, len(lbs))
+		var wg sync.WaitGroup
+		for i, lb := range lbs {
+			wg.Go(func() {
+				errs[i] = lb.serve(ctx)
+				cancel()
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+		}
+		return errors.Join(errs...)
+	}
 }
 
 func newLoopback(in, out *ffs.EP, inSt, outSt *epStats) *loopback {

@@ -63,7 +63,7 @@ func Check(c *config.Config) error {
 		if f.FunctionFS == nil {
 			continue
 		}
-		if _, _, err := Descriptors(f.FunctionFS); err != nil {
+		if _, _, err := f.FunctionFS.Descriptors(); err != nil {
 			return fmt.Errorf("functions[%d] (%s): %w", i, f.Name, err)
 		}
 		p := f.FunctionFS.Personality

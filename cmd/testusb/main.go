@@ -187,15 +187,9 @@ func selectTests(stderr io.Writer, o options, oneTest bool) ([]usbtest.Params, e
 	if err := o.params.Check(); err != nil {
 		return nil, usageError{err}
 	}
-	var tests []usbtest.Params
-	for i := range usbtest.NumTests {
-		p := o.params
-		p.Test = i
-		if err := p.Check(); err != nil {
-			fmt.Fprintf(stderr, "testusb: skipping test %d: %v\n", i, err)
-			continue
-		}
-		tests = append(tests, p)
+	tests, skipped := usbtest.AllTests(o.params)
+	for _, err := range skipped {
+		fmt.Fprintf(stderr, "testusb: skipped, usbtest would refuse it: %v\n", err)
 	}
 	return tests, nil
 }

@@ -212,6 +212,20 @@ type Interface struct {
 	CompatibleID    string
 	SubCompatibleID string
 	Properties      []Property
+	// AltSettings are alternate settings 1, 2, ... (alt_settings), each
+	// with endpoints of its own.
+	AltSettings []AltSetting
+}
+
+// AltSetting is an alternate setting of an Interface (package ffs's
+// AltSetting): the same interface number with other descriptors.
+type AltSetting struct {
+	Class            usb.Class
+	SubClass         uint8
+	Protocol         uint8
+	Name             []LangString
+	ClassDescriptors [][]byte
+	Endpoints        []Endpoint
 }
 
 // Endpoint is one data endpoint.
@@ -255,8 +269,9 @@ const (
 )
 
 // Property is a Microsoft OS extended property. Parse accepts only the
-// types Linux's f_fs can serve (sz, expand_sz, link and binary): it stalls
-// the host's request for multi_sz and the dword types.
+// types Linux's f_fs can serve (sz, expand_sz, link and binary; package
+// ffs's rule): it stalls the host's request for multi_sz and the dword
+// types.
 type Property struct {
 	Name string
 	Type PropertyType

@@ -12,6 +12,11 @@
 //
 // Unknown keys, values of the wrong type and values that USB, the kernel or
 // gadgetd cannot take are all rejected; a file that parses can be set up
-// without surprises from the configuration itself. The examples in the
-// repository's configs/ directory are tested against this package.
+// without surprises from the configuration itself. The rules of FunctionFS
+// descriptors live in package ffs, the library: Parse converts each
+// FunctionFS function (FunctionFS.Descriptors), has ffs check it, and
+// points ffs's error at the line and key of the interface, alternate
+// setting or endpoint at fault. What only this schema expresses (e.g.
+// max_packet per speed) is checked here. The examples in the repository's
+// configs/ directory are tested against this package.
 package config

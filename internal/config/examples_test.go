@@ -120,7 +120,7 @@ func checkSourceSink(t *testing.T, c *Config) {
 	if diff := cmp.Diff(bulkPair(1, 1), f.Interfaces[0].Endpoints); diff != "" {
 		t.Errorf("endpoints (-want +got):\n%s", diff)
 	}
-	wantP := Personality{Kind: PersonalitySourceSink, QueueDepth: 32, RequestSize: 4096, Pattern: PatternMod63}
+	wantP := Personality{Kind: PersonalitySourceSink, QueueDepth: 8, RequestSize: 64 << 10, Pattern: PatternZeros}
 	if f.Personality != wantP {
 		t.Errorf("personality %+v, want %+v", f.Personality, wantP)
 	}

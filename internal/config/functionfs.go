@@ -64,12 +64,28 @@ func (d *decoder) functionFS(o *object, name string) *FunctionFS {
 	for j, n := range nodes {
 		p := index(ip, j)
 		intf := d.iface(n, p, f.Speeds, eps)
-		if len(intf.Name) > 0 && d.err == nil {
-			langs := langsOf(intf.Name)
+		names := []struct {
+			ss   []LangString
+			n    *yaml.Node
+			path string
+		}{{intf.Name, n, p}}
+		an, ap := d.object(n, p).get("alt_settings")
+		for k, st := range intf.AltSettings {
+			names = append(names, struct {
+				ss   []LangString
+				n    *yaml.Node
+				path string
+			}{st.Name, find(an, k), index(ap, k)})
+		}
+		for _, nm := range names {
+			if len(nm.ss) == 0 || d.err != nil {
+				continue
+			}
+			langs := langsOf(nm.ss)
 			if named == nil {
-				named, namedAt = langs, p
+				named, namedAt = langs, nm.path
 			} else if !slices.Equal(langs, named) {
-				nn, np := d.object(n, p).get("name")
+				nn, np := d.object(nm.n, nm.path).get("name")
 				d.failf(nn, np, "languages %s differ from %s.name's %s (each language needs every string)",
 					langList(langs), namedAt, langList(named))
 			}
@@ -77,7 +93,7 @@ func (d *decoder) functionFS(o *object, name string) *FunctionFS {
 		f.Interfaces = append(f.Interfaces, intf)
 	}
 	if an, ap := o.get("associations"); an != nil {
-		f.Associations = d.associations(an, ap, len(f.Interfaces))
+		f.Associations = d.associations(an, ap)
 		for j, a := range f.Associations {
 			if langs := langsOf(a.Name); len(langs) > 0 && d.err == nil {
 				p := index(ap, j)
@@ -161,34 +177,44 @@ type endpointNumbers struct {
 
 var guidRE = regexp.MustCompile(`^\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}$`)
 
-func (d *decoder) iface(n *yaml.Node, path string, speeds []usb.Speed, eps *endpointNumbers) Interface {
-	intf := Interface{Class: usb.ClassVendorSpecific}
-	o := d.object(n, path)
-	o.allow("class", "subclass", "protocol", "name", "class_descriptors", "endpoints", "os_desc")
+// setting reads what an interface and each of its alternate settings
+// have: class, subclass, protocol, name, class descriptors and endpoints.
+func (d *decoder) setting(o *object, speeds []usb.Speed, eps *endpointNumbers) AltSetting {
+	st := AltSetting{Class: usb.ClassVendorSpecific}
 	if n, p := o.get("class"); n != nil {
-		intf.Class = d.class(n, p)
+		st.Class = d.class(n, p)
 	}
-	intf.SubClass = o.u8("subclass")
-	intf.Protocol = o.u8("protocol")
+	st.SubClass = o.u8("subclass")
+	st.Protocol = o.u8("protocol")
 	if n, p := o.get("name"); n != nil {
-		intf.Name = d.langStrings(n, p)
+		st.Name = d.langStrings(n, p)
 	}
 	cn, cp := o.get("class_descriptors")
 	for j, n := range d.list(cn, cp) {
 		b := d.hexBytes(n, index(cp, j))
-		switch {
-		case d.err != nil:
-		case len(b) < 2 || int(b[0]) != len(b):
+		if d.err == nil && (len(b) < 2 || int(b[0]) != len(b)) {
 			d.failf(n, index(cp, j), "bLength %d does not match the %d bytes given", b[0], len(b))
-		case b[1] != 0x21:
-			// f_fs in Linux 6.1 accepts only the HID and CCID descriptors here.
-			d.failf(n, index(cp, j), "descriptor type %#02x: FunctionFS takes only type 0x21 (HID, CCID) between interface and endpoints", b[1])
 		}
-		intf.ClassDescriptors = append(intf.ClassDescriptors, b)
+		st.ClassDescriptors = append(st.ClassDescriptors, b)
 	}
 	en, ep := o.get("endpoints")
 	for j, n := range d.list(en, ep) {
-		intf.Endpoints = append(intf.Endpoints, d.endpoint(n, index(ep, j), speeds, eps))
+		st.Endpoints = append(st.Endpoints, d.endpoint(n, index(ep, j), speeds, eps))
+	}
+	return st
+}
+
+func (d *decoder) iface(n *yaml.Node, path string, speeds []usb.Speed, eps *endpointNumbers) Interface {
+	o := d.object(n, path)
+	o.allow("class", "subclass", "protocol", "name", "class_descriptors", "endpoints", "os_desc", "alt_settings")
+	st := d.setting(o, speeds, eps)
+	intf := Interface{Class: st.Class, SubClass: st.SubClass, Protocol: st.Protocol, Name: st.Name,
+		ClassDescriptors: st.ClassDescriptors, Endpoints: st.Endpoints}
+	an, ap := o.get("alt_settings")
+	for j, n := range d.list(an, ap) {
+		ao := d.object(n, index(ap, j))
+		ao.allow("class", "subclass", "protocol", "name", "class_descriptors", "endpoints")
+		intf.AltSettings = append(intf.AltSettings, d.setting(ao, speeds, eps))
 	}
 	if n, p := o.get("os_desc"); n != nil {
 		if d.err == nil && !d.osDesc {
@@ -221,26 +247,14 @@ func (d *decoder) property(n *yaml.Node, path string) Property {
 		d.failf(nn, np, "empty")
 	}
 	tn, tp := o.need("type")
+	// Which types f_fs serves and how large a property may be are
+	// package ffs's rules (see ffsCheck).
 	pr.Type = propertyTypes[d.oneOf(tn, tp, "sz", "expand_sz", "binary", "dword_le", "dword_be", "link", "multi_sz")]
-	if d.err == nil && (pr.Type == PropMultiSZ || pr.Type == PropDWordLittleEndian || pr.Type == PropDWordBigEndian) {
-		// f_fs (Linux 6.1) takes these but stalls the host's request for
-		// them; package ffs rejects them for the same reason.
-		d.failf(tn, tp, "%s: Linux's f_fs stalls the host's request for it; use sz (e.g. DeviceInterfaceGUID), expand_sz, link or binary", tn.Value)
-	}
 	vn, vp := o.need("value")
 	if pr.Type == PropBinary {
 		pr.Binary = d.hexBytes(vn, vp)
 	} else {
 		pr.Strings = []string{d.str(vn, vp)}
-	}
-	// f_fs keeps an encoded property's size in a byte: 14 fixed bytes,
-	// the name and the data, each with its NUL for the string types.
-	size := 14 + len(pr.Name) + 1 + len(pr.Binary)
-	for _, s := range pr.Strings {
-		size += len(s) + 1
-	}
-	if d.err == nil && size > 255 {
-		d.failf(vn, vp, "%d bytes encoded; f_fs handles at most 255 per property", size)
 	}
 	if d.err == nil && strings.HasPrefix(pr.Name, "DeviceInterfaceGUID") {
 		for _, s := range pr.Strings {
@@ -298,7 +312,7 @@ func (d *decoder) endpoint(n *yaml.Node, path string, speeds []usb.Speed, eps *e
 	case !periodic && in != nil:
 		d.failf(in, ip, "bulk endpoints have no interval")
 	case periodic:
-		ep.Interval = d.interval(in, ip, ep.Type, slices.Contains(speeds, usb.SpeedFull))
+		ep.Interval = d.interval(in, ip, slices.Contains(speeds, usb.SpeedFull))
 	}
 	ep.Transactions = 1
 	if tn, tp := o.get("transactions"); tn != nil {
@@ -307,32 +321,15 @@ func (d *decoder) endpoint(n *yaml.Node, path string, speeds []usb.Speed, eps *e
 		}
 		ep.Transactions = uint8(d.integer(tn, tp, 1, 3))
 	}
-	ep.MaxBurst = uint8(o.integer("burst", 0, 15))
-	if sn, sp := o.get("max_streams"); sn != nil {
-		if d.err == nil && ep.Type != usb.Bulk {
-			d.failf(sn, sp, "only bulk endpoints have streams")
-		}
-		ep.MaxStreams = uint8(d.integer(sn, sp, 0, 16))
-	}
-	if mn, mp := o.get("mult"); mn != nil {
-		if d.err == nil && ep.Type != usb.Isochronous {
-			d.failf(mn, mp, "only isochronous endpoints have mult")
-		}
-		ep.Mult = uint8(d.integer(mn, mp, 0, 2))
-	}
+	// What these may be is package ffs's to say (see ffsCheck); here they
+	// only have to fit their fields.
+	ep.MaxBurst = uint8(o.integer("burst", 0, 255))
+	ep.MaxStreams = uint8(o.integer("max_streams", 0, 255))
+	ep.Mult = uint8(o.integer("mult", 0, 255))
 	if an, ap := o.get("iso_attributes"); an != nil {
-		if d.err == nil && ep.Type != usb.Isochronous {
-			d.failf(an, ap, "only isochronous endpoints have synchronisation and usage bits")
-		}
 		ep.IsoAttributes = uint8(d.bits(an, ap, 8))
-		if d.err == nil && ep.IsoAttributes&^0x3c != 0 {
-			d.failf(an, ap, "%#02x has bits outside 2..5 (synchronisation type and usage)", ep.IsoAttributes)
-		}
 	}
 	if bn, bp := o.get("bytes_per_interval"); bn != nil {
-		if d.err == nil && !periodic {
-			d.failf(bn, bp, "only interrupt and isochronous endpoints have bytes per interval")
-		}
 		ep.BytesPerInterval = uint16(d.bits(bn, bp, 16))
 	}
 	return ep
@@ -386,53 +383,38 @@ func (d *decoder) maxPacket(o *object, t usb.TransferType, speeds []usb.Speed) M
 
 var speedWord = map[usb.Speed]string{usb.SpeedFull: "full", usb.SpeedHigh: "high", usb.SpeedSuper: "super"}
 
-// checkMaxPacket returns what wMaxPacketSize must be, or "" if v is
-// allowed (USB 2.0 5.7.3, 5.8.3, 5.6.3; USB 3.2 9.6.6).
+// checkMaxPacket returns what a bulk wMaxPacketSize must be at speed s, or
+// "" if v is allowed (USB 2.0 5.8.3; USB 3.2 9.6.6). Only this schema can
+// give bulk sizes per speed; interrupt and isochronous sizes, one for
+// every speed, are package ffs's to check.
 func checkMaxPacket(t usb.TransferType, s usb.Speed, v uint16) string {
-	switch t {
-	case usb.Bulk:
-		switch s {
-		case usb.SpeedFull:
-			if v != 8 && v != 16 && v != 32 && v != 64 {
-				return "must be 8, 16, 32 or 64"
-			}
-		case usb.SpeedHigh:
-			if v != 512 {
-				return "must be 512"
-			}
-		default:
-			if v != 1024 {
-				return "must be 1024"
-			}
+	if t != usb.Bulk {
+		return ""
+	}
+	switch s {
+	case usb.SpeedFull:
+		if v != 8 && v != 16 && v != 32 && v != 64 {
+			return "must be 8, 16, 32 or 64"
 		}
-	case usb.Interrupt:
-		if limit := map[bool]uint16{true: 64, false: 1024}[s == usb.SpeedFull]; v < 1 || v > limit {
-			return fmt.Sprintf("must be 1..%d", limit)
+	case usb.SpeedHigh:
+		if v != 512 {
+			return "must be 512"
 		}
-	case usb.Isochronous:
-		if limit := map[bool]uint16{true: 1023, false: 1024}[s == usb.SpeedFull]; v > limit {
-			return fmt.Sprintf("must be 0..%d", limit)
+	default:
+		if v != 1024 {
+			return "must be 1024"
 		}
 	}
 	return ""
 }
 
-// interval accepts 125µs times a power of two, up to 2^15 microframes
-// (bInterval 16), at least 1ms when full speed is described.
-func (d *decoder) interval(n *yaml.Node, path string, t usb.TransferType, full bool) time.Duration {
+// interval reads a periodic endpoint's interval, at least 1ms when full
+// speed is described (package ffs would round it up there). That it is
+// 125µs times a power of two is package ffs's rule.
+func (d *decoder) interval(n *yaml.Node, path string, full bool) time.Duration {
 	v := d.duration(n, path)
-	if d.err != nil {
-		return 0
-	}
-	const uframe = 125 * time.Microsecond
-	k := v / uframe
-	switch {
-	case v%uframe != 0 || k < 1 || k > 1<<15 || k&(k-1) != 0:
-		d.failf(n, path, "%v is not 125µs times a power of two (125µs..4.096s)", v)
-	case full && v < time.Millisecond:
+	if d.err == nil && full && v < time.Millisecond {
 		d.failf(n, path, "%v is shorter than a full-speed frame (1ms)", v)
-	case full && t == usb.Interrupt && v > 255*time.Millisecond:
-		d.failf(n, path, "%v is longer than a full-speed interrupt interval can be (255ms)", v)
 	}
 	return v
 }
@@ -488,11 +470,10 @@ func (d *decoder) personality(n *yaml.Node, path string, intfs []Interface) Pers
 	return p
 }
 
-// associations reads interface association descriptors over n interfaces;
-// each groups consecutive interfaces, and no two overlap.
-func (d *decoder) associations(n *yaml.Node, path string, interfaces int) []Association {
+// associations reads interface association descriptors. That each groups
+// interfaces the function has, and no two overlap, is package ffs's rule.
+func (d *decoder) associations(n *yaml.Node, path string) []Association {
 	var out []Association
-	grouped := make([]bool, interfaces)
 	for j, an := range d.list(n, path) {
 		p := index(path, j)
 		o := d.object(an, p)
@@ -507,21 +488,6 @@ func (d *decoder) associations(n *yaml.Node, path string, interfaces int) []Asso
 		a.SubClass, a.Protocol = o.u8("subclass"), o.u8("protocol")
 		if nn, np := o.get("name"); nn != nil {
 			a.Name = d.langStrings(nn, np)
-		}
-		if d.err != nil {
-			return out
-		}
-		first, count := int(a.FirstInterface), int(a.InterfaceCount)
-		if first+count > interfaces {
-			d.failf(cn, cp, "interfaces %d..%d: the function has %d", first, first+count-1, interfaces)
-			return out
-		}
-		for k := first; k < first+count; k++ {
-			if grouped[k] {
-				d.failf(fn, fp, "interface %d is already in an association", k)
-				return out
-			}
-			grouped[k] = true
 		}
 		out = append(out, a)
 	}

@@ -114,6 +114,9 @@ func (d *decoder) config(n *yaml.Node) *Config {
 	if d.err == nil {
 		d.crossCheck(c, n)
 	}
+	if d.err == nil {
+		d.ffsCheck(c, n)
+	}
 	return c
 }
 

@@ -118,12 +118,16 @@ func TestLoopback100MiB(t *testing.T) {
 	}
 }
 
-// TestSourceSink reads the IN pattern and checks it, writes the pattern to
-// OUT and sees the gadget accept it, writes a wrong byte and sees the
-// gadget count it, and round-trips gadget zero's control test buffer.
+// TestSourceSink reads the IN pattern of the shipped file (zeros, as
+// gadget zero's default) and checks it, writes the pattern to OUT and sees
+// the gadget accept it, writes a wrong byte and sees the gadget count it,
+// and round-trips gadget zero's control test buffer.
 func TestSourceSink(t *testing.T) {
-	g, d, p, _ := serve(t, "sourcesink.yaml", 0)
-	mod63 := host.Pattern{Kind: host.PatternMod63, Period: p.MaxPacket}
+	g, d, p, cfg := serve(t, "sourcesink.yaml", 0)
+	if got := cfg.Functions[0].FunctionFS.Personality.Pattern; got != config.PatternZeros {
+		t.Fatalf("configs/sourcesink.yaml sources %v, this test checks zeros", got)
+	}
+	pat := host.Pattern{Kind: host.PatternZero}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -135,14 +139,14 @@ func TestSourceSink(t *testing.T) {
 		if err != nil {
 			t.Fatalf("IN at byte %d: %v", off, err)
 		}
-		if err := mod63.Check(buf[:n], off); err != nil {
+		if err := pat.Check(buf[:n], off); err != nil {
 			t.Fatalf("IN: %v", err)
 		}
 		off += int64(n)
 	}
 
 	data := make([]byte, 64<<10)
-	mod63.Fill(data, 0)
+	pat.Fill(data, 0)
 	for sent := 0; sent < size; sent += len(data) {
 		if _, err := p.Out.WriteContext(ctx, data); err != nil {
 			t.Fatalf("OUT at byte %d: %v", sent, err)
@@ -177,7 +181,7 @@ func TestSourceSink(t *testing.T) {
 
 	// A short packet, so that the gadget's request completes with it.
 	bad := make([]byte, p.MaxPacket/2)
-	mod63.Fill(bad, 0)
+	pat.Fill(bad, 0)
 	bad[5] ^= 0xff
 	if _, err := p.Out.WriteContext(ctx, bad); err != nil {
 		t.Fatal(err)

@@ -188,18 +188,25 @@ func (d *Device) Speed() usb.Speed {
 	return usb.SpeedUnknown
 }
 
-// Pipe is a bulk IN/OUT endpoint pair of the claimed interface.
+// Pipe is the bulk IN/OUT endpoint pair of the claimed interface, and its
+// interrupt pair when it has one.
 type Pipe struct {
 	In        *gousb.InEndpoint
 	Out       *gousb.OutEndpoint
 	MaxPacket int // wMaxPacketSize of In (the pair share one at high and SuperSpeed)
+	// IntIn and IntOut are the first interrupt IN and OUT endpoints, nil
+	// when the setting has none.
+	IntIn  *gousb.InEndpoint
+	IntOut *gousb.OutEndpoint
 }
 
 // Claim claims interface iface in alternate setting alt of the active
 // configuration (configuration 1 if none is active) and opens its first
-// bulk IN and first bulk OUT endpoints. A previously claimed interface is
-// released first. Claiming sends SET_INTERFACE when the interface has more
-// than one alternate setting.
+// bulk IN and first bulk OUT endpoints, and its first interrupt ones. The
+// setting needs a bulk pair or an interrupt pair (In and Out are nil
+// without bulk). A previously claimed interface is released first.
+// Claiming sends SET_INTERFACE when the interface has more than one
+// alternate setting.
 func (d *Device) Claim(iface, alt int) (*Pipe, error) {
 	if d.dev == nil {
 		return nil, errClosed
@@ -230,24 +237,30 @@ func (d *Device) Claim(iface, alt int) (*Pipe, error) {
 	slices.Sort(addrs)
 	for _, a := range addrs {
 		e := intf.Setting.Endpoints[a]
-		if e.TransferType != gousb.TransferTypeBulk {
-			continue
-		}
+		in := e.Direction == gousb.EndpointDirectionIn
 		switch {
-		case e.Direction == gousb.EndpointDirectionIn && p.In == nil:
+		case e.TransferType == gousb.TransferTypeBulk && in && p.In == nil:
 			if p.In, err = intf.InEndpoint(e.Number); err != nil {
 				return nil, err
 			}
 			p.MaxPacket = e.MaxPacketSize
-		case e.Direction == gousb.EndpointDirectionOut && p.Out == nil:
+		case e.TransferType == gousb.TransferTypeBulk && !in && p.Out == nil:
 			if p.Out, err = intf.OutEndpoint(e.Number); err != nil {
+				return nil, err
+			}
+		case e.TransferType == gousb.TransferTypeInterrupt && in && p.IntIn == nil:
+			if p.IntIn, err = intf.InEndpoint(e.Number); err != nil {
+				return nil, err
+			}
+		case e.TransferType == gousb.TransferTypeInterrupt && !in && p.IntOut == nil:
+			if p.IntOut, err = intf.OutEndpoint(e.Number); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if p.In == nil || p.Out == nil {
+	if (p.In == nil || p.Out == nil) && (p.IntIn == nil || p.IntOut == nil) {
 		d.Release()
-		return nil, fmt.Errorf("interface %d alternate setting %d has no bulk IN and OUT endpoint pair (%v)", iface, alt, intf.Setting)
+		return nil, fmt.Errorf("interface %d alternate setting %d has no bulk or interrupt IN and OUT endpoint pair (%v)", iface, alt, intf.Setting)
 	}
 	return p, nil
 }

@@ -110,8 +110,18 @@ func Expect(c *config.Config, got *Snapshot, speed usb.Speed) (*Snapshot, error)
 				}
 				want.expectInterface(&wa, num, ci, speed)
 				wc.Interfaces = append(wc.Interfaces, wa)
-				if len(alts) > 1 {
-					wc.Interfaces = append(wc.Interfaces, alts[1:]...)
+				for k, st := range ci.AltSettings {
+					var ws AltSetting
+					if k+1 < len(alts) {
+						ws = alts[k+1]
+					}
+					want.expectInterface(&ws, num, config.Interface{Class: st.Class, SubClass: st.SubClass,
+						Protocol: st.Protocol, Name: st.Name, Endpoints: st.Endpoints}, speed)
+					ws.AlternateSetting = uint8(k + 1)
+					wc.Interfaces = append(wc.Interfaces, ws)
+				}
+				if len(alts) > 1+len(ci.AltSettings) {
+					wc.Interfaces = append(wc.Interfaces, alts[1+len(ci.AltSettings):]...)
 				}
 				if ci.CompatibleID != "" {
 					compat = append(compat, MSCompatID{FirstInterface: uint8(num), CompatibleID: ci.CompatibleID, SubCompatible: ci.SubCompatibleID})
@@ -167,7 +177,7 @@ func altsOf(seen []AltSetting, num int) []AltSetting {
 	return alts
 }
 
-// expectInterface overwrites alternate setting 0 of interface num with what
+// expectInterface overwrites an alternate setting of interface num with what
 // ci says, keeping the endpoint numbers the host saw.
 func (s *Snapshot) expectInterface(wa *AltSetting, num int, ci config.Interface, speed usb.Speed) {
 	wa.Number, wa.AlternateSetting = uint8(num), 0

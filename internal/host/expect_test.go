@@ -145,3 +145,53 @@ func TestExpectMaxPower(t *testing.T) {
 		}
 	}
 }
+
+// Alternate settings of a file are expected as well: each with its own
+// endpoints, and a setting the file lacks or changed is named.
+func TestExpectAltSettings(t *testing.T) {
+	text := strings.Replace(loopbackYAML, "    personality:\n", `        alt_settings:
+          - endpoints:
+              - {direction: in, type: interrupt, max_packet: 64, interval: 1ms}
+              - {direction: out, type: interrupt, max_packet: 64, interval: 1ms}
+    personality:
+`, 1)
+	c, err := config.Parse("alts.yaml", strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := func() *Snapshot {
+		s := seenLoopback()
+		intr := func(a usb.EndpointAddress) Endpoint {
+			return Endpoint{EndpointDescriptor: usb.EndpointDescriptor{Address: a, Attributes: 3, MaxPacketSize: 64, Interval: 4}}
+		}
+		s.Configs[0].Interfaces = append(s.Configs[0].Interfaces, AltSetting{
+			InterfaceDescriptor: usb.InterfaceDescriptor{AlternateSetting: 1, NumEndpoints: 2, Class: 0xff},
+			Endpoints:           []Endpoint{intr(0x83), intr(0x04)},
+		})
+		return s
+	}
+	want, err := Expect(c, seen(), usb.SpeedHigh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := Compare(want, seen()); len(d) != 0 {
+		t.Errorf("the device made from the file differs from it: %v", d)
+	}
+	got := seen()
+	got.Configs[0].Interfaces[1].Endpoints[1].Attributes = 2
+	want, err = Expect(c, got, usb.SpeedHigh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := Compare(want, got); len(d) != 1 || d[0].Path != "config[1].interface[0,1].endpoint[ep4out].bmAttributes" {
+		t.Errorf("bulk where the file has interrupt on setting 1: %v", d)
+	}
+	got = seenLoopback()
+	want, err = Expect(c, got, usb.SpeedHigh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := Compare(want, got); len(d) != 1 || !strings.Contains(d[0].Path, "interface[0,1]") {
+		t.Errorf("a device without setting 1: %v", d)
+	}
+}

@@ -72,3 +72,21 @@ func LoopbackSuite() []Params {
 		{Test: 29, Iterations: 4},
 	}
 }
+
+// AllTests is what testusb -a runs with p: every test number 0..NumTests-1
+// with p's iterations, length, vary and sglen, leaving out the numbers
+// usbtest would refuse p for (each named in skipped, with the field and
+// reason). testusb.c runs those too and reports EINVAL: with its defaults
+// (DefaultParams) that is tests 14 and 21, whose vary must be less than
+// length.
+func AllTests(p Params) (tests []Params, skipped []error) {
+	for i := range NumTests {
+		p.Test = i
+		if err := p.Check(); err != nil {
+			skipped = append(skipped, err)
+			continue
+		}
+		tests = append(tests, p)
+	}
+	return tests, skipped
+}

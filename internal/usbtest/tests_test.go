@@ -1,6 +1,7 @@
 package usbtest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -136,5 +137,35 @@ func TestTestsTable(t *testing.T) {
 		if info.Num != i || info.Name == "" {
 			t.Errorf("Tests[%d] = %+v", i, info)
 		}
+	}
+}
+
+// testusb -a with its defaults runs every test but the two control write
+// tests, which usbtest refuses because vary is not less than length.
+func TestAllTestsDefaults(t *testing.T) {
+	tests, skipped := AllTests(DefaultParams())
+	if len(tests)+len(skipped) != NumTests {
+		t.Fatalf("%d tests and %d skipped, want %d in all", len(tests), len(skipped), NumTests)
+	}
+	for i, n := range []int{14, 21} {
+		if want := fmt.Sprintf("vary: 512 must be less than length 512 (test %d)", n); i >= len(skipped) || skipped[i].Error() != want {
+			t.Errorf("skipped %v, want %q among them", skipped, want)
+		}
+	}
+	next := 0
+	for _, p := range tests {
+		for next == 14 || next == 21 {
+			next++
+		}
+		if want := (Params{Test: next, Iterations: 1000, Length: 512, Vary: 512, SGLen: 32}); p != want {
+			t.Errorf("got %+v, want %+v", p, want)
+		}
+		next++
+	}
+	if next != NumTests || len(skipped) != 2 {
+		t.Errorf("ran up to test %d with %d skipped, want %d and 2", next-1, len(skipped), NumTests-1)
+	}
+	if tests, skipped := AllTests(Params{Iterations: 1, Length: 64, Vary: 1, SGLen: 4}); len(tests) != NumTests || skipped != nil {
+		t.Errorf("with vary < length: %d tests, skipped %v", len(tests), skipped)
 	}
 }
