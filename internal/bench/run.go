@@ -50,7 +50,8 @@ func Measure(ctx context.Context, o Options) *Run {
 		if _, err := os.Stat(usbtest.DriverDir); err != nil {
 			r.Errors = append(r.Errors, "usbtest reference: the usbtest module is not loaded (vmtest run --module usbtest)")
 		} else {
-			r.Usbtest = UsbtestSweep(ctx, o.Usbtest)
+			r.Usbtest, r.Profile = UsbtestSweep(ctx, o.Usbtest)
+			r.UsbtestRounds = max(o.Usbtest.Rounds, 1)
 		}
 	}
 	if len(o.Cancel.Depths) > 0 {
