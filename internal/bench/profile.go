@@ -150,7 +150,7 @@ func startPerf(perf, base string, p *Point) (func() error, error) {
 			return nil, fmt.Errorf("mkfifo %s: %w", f, err)
 		}
 	}
-	cmd := exec.Command(perf, "record", "-a", "-q", "-D", "-1", "--control", "fifo:"+ctl+","+ack, "-o", data)
+	cmd := exec.Command(perf, "record", "-a", "-g", "-q", "-D", "-1", "--control", "fifo:"+ctl+","+ack, "-o", data)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -220,7 +220,7 @@ func startPerf(perf, base string, p *Point) (func() error, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		out, rerr := exec.CommandContext(ctx, perf, "report", "-i", data, "--stdio", "--no-children",
-			"--sort", "comm,sym", "--percent-limit", "1").Output()
+			"--sort", "comm,sym", "--percent-limit", "1", "-g", "graph,0.5,callee,function,percent", "--max-stack", "8").Output()
 		os.WriteFile(base+".txt", out, 0o644)
 		if rerr != nil {
 			return fmt.Errorf("perf report: %w", rerr)

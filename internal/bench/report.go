@@ -400,9 +400,11 @@ func MedianPoints(points []Point) []Point {
 func profileSection(w io.Writer, points []Point) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	p("## Profile: where the CPU goes (usbtest, one round more, traced)\n\n")
-	p("One more usbtest round after the measured ones: gadgetd under `strace -c -f` (which slows it down, so its MB/s\n")
-	p("here are not comparable) and the whole guest under `perf record -a` (cpu-clock samples), both only while usbtest's\n")
-	p("ioctl runs. Per request = over the point's bytes / request size.\n\n")
+	p("Two more usbtest rounds after the measured ones: one with gadgetd under `strace -c -f` (which slows it down, so\n")
+	p("its MB/s are not comparable), one with the whole guest under `perf record -a -g` (cpu-clock samples), each only while\n")
+	p("usbtest's ioctl runs. Per request = over the point's bytes / request size. Under TCG a sample taken with interrupts\n")
+	p("off lands where they are turned on again: `_raw_spin_unlock_irqrestore` holds dummy_hcd's timer (its copy between\n")
+	p("the gadget's and the host's buffers runs under its lock); `native_safe_halt` (swapper) is idle time.\n\n")
 	for _, pt := range points {
 		if pt.Err != "" {
 			p("- %s %s %s x%d: %s\n\n", pt.Impl, pt.Dir, SizeLabel(pt.RequestSize), pt.InFlight, cell(pt.Err))

@@ -20,10 +20,10 @@ type UsbtestOptions struct {
 	// every implementation in turn, so that the machine's load changes
 	// fall on both alike (0 and 1: one round).
 	Rounds int
-	// Profile, when set, adds one round after the measured ones with
-	// gadgetd under strace -c and the whole guest under perf record
-	// (both must be on PATH); its points are in Run.Profile, not in the
-	// measured rounds, as tracing slows the gadget down.
+	// Profile, when set, adds a round after the measured ones with
+	// gadgetd under strace -c, and one with the whole guest under perf
+	// record; their points are in Run.Profile, not in the measured rounds,
+	// as tracing slows the gadget down.
 	Profile *ProfileOptions
 	Queue   int
 	UDC     string
@@ -40,7 +40,16 @@ func UsbtestSweep(ctx context.Context, o UsbtestOptions) (points, profiled []Poi
 		points = append(points, usbtestRound(ctx, o, round, nil)...)
 	}
 	if o.Profile != nil {
-		profiled = usbtestRound(ctx, o, max(o.Rounds, 1), &profiler{o: *o.Profile})
+		// One round per tracer: strace stops gadgetd at every system
+		// call, which would skew perf's samples towards it.
+		next := max(o.Rounds, 1)
+		if o.Profile.Strace != "" {
+			profiled = append(profiled, usbtestRound(ctx, o, next, &profiler{o: ProfileOptions{Strace: o.Profile.Strace, Dir: o.Profile.Dir}})...)
+			next++
+		}
+		if o.Profile.Perf != "" {
+			profiled = append(profiled, usbtestRound(ctx, o, next, &profiler{o: ProfileOptions{Perf: o.Profile.Perf, Dir: o.Profile.Dir}})...)
+		}
 	}
 	return points, profiled
 }
