@@ -205,7 +205,8 @@ func WriteMarkdown(w io.Writer, r *Run, h Host) error {
 		}
 		p("\n")
 	}
-	p("Raw figures: `out/bench/results.json` (type `bench.Run` in internal/bench).\n")
+	p("Raw figures: `out/bench/results.json` (type `bench.Run` in internal/bench). Where gadgetd's CPU goes per request,\n")
+	p("the cancel anchor and the interleaved usbtest rounds of issue 15, measured by hand: [perf.md](perf.md).\n")
 	return b.Flush()
 }
 

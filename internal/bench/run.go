@@ -61,7 +61,7 @@ func Measure(ctx context.Context, o Options) *Run {
 			r.Errors = append(r.Errors, "cancellation: "+err.Error())
 		}
 		for _, c := range r.Cancel {
-			logf("bench: cancel depth %d: p50 %.0f us p99 %.0f us max %.0f us %v %v", c.Depth, c.Latency.P50, c.Latency.P99, c.Latency.Max, c.Outcomes, c.IOCancel)
+			logf("bench: cancel depth %d %s: p50 %.0f us p99 %.0f us max %.0f us %v %v load %s", c.Depth, c.Path, c.Latency.P50, c.Latency.P99, c.Latency.Max, c.Outcomes, c.IOCancel, loadAvg())
 		}
 		for _, d := range r.Disconnect {
 			logf("bench: disconnect with %d pending: p50 %.0f us p99 %.0f us max %.0f us %v", d.Pending, d.Latency.P50, d.Latency.P99, d.Latency.Max, d.Outcomes)
