@@ -411,6 +411,9 @@ func profileSection(w io.Writer, points []Point) {
 			p("- %s %s %s x%d: %s\n\n", pt.Impl, pt.Dir, SizeLabel(pt.RequestSize), pt.InFlight, cell(pt.Err))
 			continue
 		}
+		if len(pt.Syscalls) == 0 && len(pt.PerfTop) == 0 {
+			continue // the kernel's function in the strace round: nothing traced
+		}
 		reqs := float64(pt.Bytes) / float64(pt.RequestSize)
 		p("### %s %s, %s x %d: %.1f MB/s traced, %.0f requests\n\n", pt.Impl, pt.Dir, SizeLabel(pt.RequestSize), pt.InFlight, pt.MBps(), reqs)
 		if len(pt.Syscalls) > 0 {
