@@ -483,6 +483,25 @@ func (r *Request) submitted() {
 	r.pending = true
 }
 
+// SwapBuffers exchanges the buffers of two requests of the same Function,
+// neither in flight, so that the data one request received goes out with
+// the other without a copy: a loopback hands an OUT completion to an IN
+// request this way. Buf of each returns the other's old buffer afterwards;
+// both belong to the Function's pinned memory and are the same size.
+func SwapBuffers(a, b *Request) error {
+	if a.ep.eng != b.ep.eng {
+		return fmt.Errorf("ffs: swap of buffers of %s and %s: not of the same function", a.ep.file.Name, b.ep.file.Name)
+	}
+	if a.pending || a.inKernel.Load() {
+		return fmt.Errorf("ffs: %s: swap of the buffer of a request in flight", a.ep.file.Name)
+	}
+	if b.pending || b.inKernel.Load() {
+		return fmt.Errorf("ffs: %s: swap of the buffer of a request in flight", b.ep.file.Name)
+	}
+	a.buf, b.buf = b.buf, a.buf
+	return nil
+}
+
 // Release returns the request to the endpoint's pool. The request must not
 // be in flight.
 func (r *Request) Release() {

@@ -433,3 +433,63 @@ func TestCancelledResultZeroAllocs(t *testing.T) {
 		t.Fatalf("error %q does not start with %q", err, want)
 	}
 }
+
+// SwapBuffers hands what an OUT request read to an IN request without a
+// copy, and refuses requests in flight or of another function.
+func TestSwapBuffers(t *testing.T) {
+	dir := t.TempDir()
+	payload := bytes.Repeat([]byte("loopback"), 64)
+	if err := os.WriteFile(filepath.Join(dir, "ep1"), payload, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := fileEP(t, filepath.Join(dir, "ep1"), usb.Address(1, usb.Out))
+	in := fileEP(t, filepath.Join(dir, "ep2"), usb.Address(2, usb.In))
+	startEngine(t, []*EP{out, in}, 1, 4096)
+	other := fileEP(t, filepath.Join(dir, "ep3"), usb.Address(3, usb.In))
+	startEngine(t, []*EP{other}, 1, 4096)
+	ctx := context.Background()
+	o, err := out.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Release()
+	i, err := in.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer i.Release()
+	x, err := other.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Release()
+	if err := o.Submit(len(payload)); err != nil {
+		t.Fatal(err)
+	}
+	if err := SwapBuffers(o, i); err == nil || !strings.Contains(err.Error(), "ep1: swap of the buffer of a request in flight") {
+		t.Fatalf("swap with a request in flight: %v, want an error naming ep1", err)
+	}
+	n, err := o.Wait(ctx)
+	if err != nil || n != len(payload) {
+		t.Fatalf("read %d, %v", n, err)
+	}
+	outBuf, inBuf := &o.Buf()[0], &i.Buf()[0]
+	if err := SwapBuffers(o, x); err == nil || !strings.Contains(err.Error(), "not of the same function") {
+		t.Fatalf("swap across functions: %v, want it refused", err)
+	}
+	if err := SwapBuffers(o, i); err != nil {
+		t.Fatal(err)
+	}
+	if &i.Buf()[0] != outBuf || &o.Buf()[0] != inBuf {
+		t.Fatal("the buffers were not exchanged")
+	}
+	if err := i.Submit(n); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := i.Wait(ctx); err != nil || m != n {
+		t.Fatalf("write %d, %v", m, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "ep2")); err != nil || !bytes.Equal(b, payload) {
+		t.Fatalf("the IN side wrote %q, %v; want what OUT read", b, err)
+	}
+}
