@@ -2,7 +2,6 @@ package ffs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"syscall"
 	"time"
@@ -27,18 +26,32 @@ func (r *Request) Wait(ctx context.Context) (int, error) {
 	select {
 	case <-r.done:
 	default:
+		r.ep.eng.tryDrain()
 		select {
 		case <-r.done:
 		case <-ctx.Done():
 			r.cancel()
-			<-r.done
+			r.waitCancelled()
 		case <-r.ep.eng.closing:
 			r.cancel()
-			<-r.done
+			r.waitCancelled()
 		}
 	}
 	r.pending = false
 	return r.result()
+}
+
+// waitCancelled waits for the completion of a request just cancelled:
+// dummy_hcd completes a dequeued request at once and f_fs posts it from its
+// workqueue, so it is often in the ring before the reaper runs.
+func (r *Request) waitCancelled() {
+	select {
+	case <-r.done:
+		return
+	default:
+	}
+	r.ep.eng.tryDrain()
+	<-r.done
 }
 
 // Done is signalled once when the submitted request completes, for callers
@@ -62,11 +75,7 @@ func (r *Request) CancelErrno() syscall.Errno { return r.cancelErr }
 func (r *Request) cancel() {
 	e := r.ep.eng
 	e.cancels.Add(1)
-	err := e.actx.Cancel(r.cb)
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		r.cancelErr = errno
-	}
+	r.cancelErr = e.actx.CancelErrno(r.cb)
 }
 
 // CancelAll cancels every transfer of the endpoint in flight and waits
@@ -75,7 +84,7 @@ func (r *Request) cancel() {
 func (ep *EP) CancelAll(ctx context.Context) error {
 	for _, r := range ep.reqs {
 		if r.inKernel.Load() {
-			ep.eng.actx.Cancel(r.cb)
+			ep.eng.actx.CancelErrno(r.cb)
 		}
 	}
 	for ep.inflight.Load() > 0 {
@@ -110,7 +119,7 @@ func (e *engine) close() error {
 	close(e.closing)
 	for _, r := range e.reqs {
 		if r.inKernel.Load() {
-			e.actx.Cancel(r.cb)
+			e.actx.CancelErrno(r.cb)
 		}
 	}
 	deadline := time.NewTimer(drainTimeout)
@@ -131,6 +140,9 @@ wait:
 	e.life.Unlock()
 	e.efile.Close()
 	<-e.reaperDone
+	e.reapMu.Lock() // no Wait reads the ring from here on
+	e.ringGone = true
+	e.reapMu.Unlock()
 	err := e.actx.Destroy()
 	// io_destroy waited for whatever was still in flight without posting
 	// it where it can be reaped: finish those requests here, once each.

@@ -25,14 +25,22 @@ const (
 // its eventfd, the goroutine that reaps its completions, and the pinned
 // memory of every request. See doc.go for why there is one per Function.
 type engine struct {
-	actx   aio.Context
-	efd    int
-	efile  *os.File
-	mem    *aio.Region
-	reqs   []*Request // indexed by aio_data
-	events []aio.Event
+	actx  aio.Context
+	efd   int
+	efile *os.File
+	mem   *aio.Region
+	reqs  []*Request // indexed by aio_data
 	// userRing: completions are read from the ring without a system call.
 	userRing bool
+
+	// reapMu is held by whoever drains the completions: the reaper, or a
+	// Wait that finds its completion not yet delivered and takes it from
+	// the ring itself instead of waiting for the reaper to be scheduled.
+	// It guards events and seq, so completions are numbered in ring order.
+	reapMu sync.Mutex
+	events []aio.Event
+	// ringGone is set under reapMu before io_destroy unmaps the ring.
+	ringGone bool
 
 	closing    chan struct{} // closed when Close starts
 	reaperDone chan struct{}
@@ -52,7 +60,10 @@ type engine struct {
 	drained  chan struct{} // a token whenever inflight drops to zero
 
 	submitted, completed, cancels, unexpected atomic.Uint64
-	seq                                       uint64 // completions reaped; the reaper's alone
+	// wakeups counts the reaper's returns from the poller; submits the
+	// io_submit calls (a batch is one).
+	wakeups, submits atomic.Uint64
+	seq              uint64 // completions reaped, under reapMu
 }
 
 // EP is one open data endpoint file of a Function, with its fixed pool of
@@ -66,6 +77,31 @@ type EP struct {
 	inflight  atomic.Int64
 	drained   chan struct{}
 	reqs      []*Request
+
+	batchMu sync.Mutex
+	batch   []*aio.IOCB // SubmitBatch's argument to io_submit, QueueDepth long
+
+	// errs are the errors of the completions that end transfers in normal
+	// operation (cancel, disable, halt), made once: a cancel or a
+	// disconnect allocates nothing.
+	errs []*TransferError
+}
+
+// commonErrnos are the errnos given an EP.errs entry.
+var commonErrnos = []syscall.Errno{syscall.ECONNRESET, syscall.EINTR, syscall.ESHUTDOWN, syscall.ENODEV,
+	syscall.EAGAIN, syscall.EBADMSG, syscall.EPIPE, syscall.EOVERFLOW}
+
+func (ep *EP) makeErrs() {
+	op := "read"
+	if ep.file.Address.IsIn() {
+		op = "write"
+	}
+	ep.errs = make([]*TransferError, len(commonErrnos))
+	for i, errno := range commonErrnos {
+		e := &TransferError{Endpoint: ep.file.Name, Op: op, Kind: kindOf(errno), Errno: errno}
+		e.wrapped = e.Unwrap() // errors.Is on a cancellation allocates nothing either
+		ep.errs[i] = e
+	}
 }
 
 // Request is one transfer slot of an endpoint: an iocb and a buffer pinned
@@ -126,6 +162,8 @@ func newEngine(eps []*EP, depth, size int) (*engine, error) {
 		ep.eng = e
 		ep.free = make(chan *Request, depth)
 		ep.drained = make(chan struct{}, 1)
+		ep.batch = make([]*aio.IOCB, 0, depth)
+		ep.makeErrs()
 		for range depth {
 			i := len(e.reqs)
 			r := &Request{
@@ -146,33 +184,83 @@ func newEngine(eps []*EP, depth, size int) (*engine, error) {
 
 var zeroTimeout unix.Timespec
 
-// reap parks on the eventfd through the runtime poller and drains the ring
-// each time it fires. It exits when the eventfd is closed.
+// reap parks on the eventfd through the runtime poller and drains the
+// completions each time it fires. It exits when the eventfd is closed.
+//
+// With the ring read in user space, the eventfd is read once per wakeup:
+// the poller is edge-triggered and remembers an edge from the moment the
+// wait is prepared, and the kernel publishes an event in the ring before it
+// signals the eventfd, so a look at the ring after that moment (no system
+// call) replaces the read that would only find the counter empty. Without
+// the ring the counter is what tells, so it is read before each wait.
 func (e *engine) reap() {
 	defer close(e.reaperDone)
-	var counter [8]byte
+	rc, err := e.efile.SyscallConn()
+	if err != nil {
+		return
+	}
+	var prepared bool
+	wait := func(fd uintptr) bool {
+		if !prepared { // before waiting: is there anything to drain?
+			prepared = true
+			if e.userRing {
+				return e.actx.RingPending()
+			}
+			return aio.ReadEventfd(int(fd))
+		}
+		aio.ReadEventfd(int(fd)) // EAGAIN: a spurious wakeup, drain anyway
+		return true
+	}
 	for {
-		if _, err := e.efile.Read(counter[:]); err != nil {
+		e.drain()
+		prepared = false
+		if err := rc.Read(wait); err != nil {
 			return
 		}
-		for {
-			n := e.reapSome()
-			if n == 0 {
-				break
-			}
-			for i := range e.events[:n] {
-				e.complete(&e.events[i])
-			}
-			if n < len(e.events) {
-				break
-			}
+		e.wakeups.Add(1)
+	}
+}
+
+// drain delivers every completion waiting, under reapMu.
+func (e *engine) drain() {
+	e.reapMu.Lock()
+	defer e.reapMu.Unlock()
+	for {
+		n := e.reapSome()
+		for i := range e.events[:n] {
+			e.complete(&e.events[i])
+		}
+		if n < len(e.events) {
+			return
+		}
+	}
+}
+
+// tryDrain is drain for a Wait about to block: only from the ring (a
+// system call would cost what it saves) and only when no one else is
+// draining.
+func (e *engine) tryDrain() {
+	if !e.userRing || !e.reapMu.TryLock() {
+		return
+	}
+	defer e.reapMu.Unlock()
+	if e.ringGone || !e.actx.RingPending() {
+		return
+	}
+	for {
+		n := e.reapSome()
+		for i := range e.events[:n] {
+			e.complete(&e.events[i])
+		}
+		if n < len(e.events) {
+			return
 		}
 	}
 }
 
 // reapSome takes the completions waiting in the ring: straight from the
 // ring mapped in memory when its layout is the known one, else through
-// io_getevents.
+// io_getevents. The caller holds reapMu.
 func (e *engine) reapSome() int {
 	if e.userRing {
 		return e.actx.ReapRing(e.events)
@@ -278,23 +366,98 @@ func (r *Request) EP() *EP { return r.ep }
 func (r *Request) Submit(n int) error {
 	ep := r.ep
 	e := ep.eng
-	if r.pending {
-		return fmt.Errorf("ffs: %s: submit of a request already in flight", ep.file.Name)
-	}
-	if n < 0 || n > len(r.buf) {
-		return fmt.Errorf("ffs: %s: submit of %d bytes, request size is %d", ep.file.Name, n, len(r.buf))
+	if err := r.check(n); err != nil {
+		return err
 	}
 	e.life.RLock()
 	defer e.life.RUnlock()
 	if e.closed {
 		return ErrClosed
 	}
+	r.prep(n)
+	err := e.actx.SubmitOne(r.cb)
+	e.submits.Add(1)
+	if err != nil {
+		r.unprep()
+		return fmt.Errorf("ffs: %s: %w", ep.file.Name, err)
+	}
+	r.submitted()
+	return nil
+}
+
+// SubmitBatch queues every request of rs, each as Submit(n) would, with
+// one io_submit: what a source that found several requests completed at
+// once resubmits. Every request must belong to ep. It returns how many were
+// queued, in order; the rest are not in flight, and the error says why the
+// first of them was not.
+func (ep *EP) SubmitBatch(rs []*Request, n int) (int, error) {
+	e := ep.eng
+	if len(rs) > len(ep.reqs) {
+		return 0, fmt.Errorf("ffs: %s: batch of %d requests, queue depth is %d", ep.file.Name, len(rs), len(ep.reqs))
+	}
+	for _, r := range rs {
+		if r.ep != ep {
+			return 0, fmt.Errorf("ffs: %s: batch holds a request of %s", ep.file.Name, r.ep.file.Name)
+		}
+		if err := r.check(n); err != nil {
+			return 0, err
+		}
+	}
+	if len(rs) == 0 {
+		return 0, nil
+	}
+	e.life.RLock()
+	defer e.life.RUnlock()
+	if e.closed {
+		return 0, ErrClosed
+	}
+	ep.batchMu.Lock()
+	defer ep.batchMu.Unlock()
+	cbs := ep.batch[:0]
+	for _, r := range rs {
+		r.prep(n)
+		cbs = append(cbs, r.cb)
+	}
+	got, err := e.actx.Submit(cbs)
+	e.submits.Add(1)
+	if err == nil && got < len(rs) {
+		err = os.NewSyscallError("io_submit", unix.EAGAIN)
+	}
+	for i, r := range rs {
+		if i < got {
+			r.submitted()
+		} else {
+			r.unprep()
+		}
+	}
+	if err != nil {
+		return got, fmt.Errorf("ffs: %s: %d of %d queued: %w", ep.file.Name, got, len(rs), err)
+	}
+	return got, nil
+}
+
+// check validates a submission of n bytes; the owner's state only.
+func (r *Request) check(n int) error {
+	ep := r.ep
+	if r.pending {
+		return fmt.Errorf("ffs: %s: submit of a request already in flight", ep.file.Name)
+	}
+	if n < 0 || n > len(r.buf) {
+		return fmt.Errorf("ffs: %s: submit of %d bytes, request size is %d", ep.file.Name, n, len(r.buf))
+	}
+	if n == 0 && !ep.file.Address.IsIn() {
+		return fmt.Errorf("ffs: %s: read of 0 bytes", ep.file.Name)
+	}
+	return nil
+}
+
+// prep fills the iocb and counts the request in flight, before io_submit.
+func (r *Request) prep(n int) {
+	ep := r.ep
+	e := ep.eng
 	if ep.file.Address.IsIn() {
 		r.cb.PrepWrite(ep.fd, r.buf[:n], r.idx, e.efd)
 	} else {
-		if n == 0 {
-			return fmt.Errorf("ffs: %s: read of 0 bytes", ep.file.Name)
-		}
 		if mp := int(ep.maxPacket.Load()); mp > 0 {
 			if up := (n + mp - 1) / mp * mp; up <= len(r.buf) {
 				n = up
@@ -306,14 +469,36 @@ func (r *Request) Submit(n int) error {
 	ep.inflight.Add(1)
 	e.inflight.Add(1)
 	r.inKernel.Store(true)
-	if err := e.actx.SubmitOne(r.cb); err != nil {
-		r.inKernel.Store(false)
-		ep.inflight.Add(-1)
-		e.inflight.Add(-1)
-		return fmt.Errorf("ffs: %s: %w", ep.file.Name, err)
-	}
-	e.submitted.Add(1)
+}
+
+// unprep undoes prep for a request io_submit did not take.
+func (r *Request) unprep() {
+	r.inKernel.Store(false)
+	r.ep.inflight.Add(-1)
+	r.ep.eng.inflight.Add(-1)
+}
+
+func (r *Request) submitted() {
+	r.ep.eng.submitted.Add(1)
 	r.pending = true
+}
+
+// SwapBuffers exchanges the buffers of two requests of the same Function,
+// neither in flight, so that the data one request received goes out with
+// the other without a copy: a loopback hands an OUT completion to an IN
+// request this way. Buf of each returns the other's old buffer afterwards;
+// both belong to the Function's pinned memory and are the same size.
+func SwapBuffers(a, b *Request) error {
+	if a.ep.eng != b.ep.eng {
+		return fmt.Errorf("ffs: swap of buffers of %s and %s: not of the same function", a.ep.file.Name, b.ep.file.Name)
+	}
+	if a.pending || a.inKernel.Load() {
+		return fmt.Errorf("ffs: %s: swap of the buffer of a request in flight", a.ep.file.Name)
+	}
+	if b.pending || b.inKernel.Load() {
+		return fmt.Errorf("ffs: %s: swap of the buffer of a request in flight", b.ep.file.Name)
+	}
+	a.buf, b.buf = b.buf, a.buf
 	return nil
 }
 
@@ -354,6 +539,11 @@ func (r *Request) result() (int, error) {
 		return int(r.res), nil
 	}
 	errno := syscall.Errno(-r.res)
+	for i, c := range commonErrnos {
+		if c == errno {
+			return 0, r.ep.errs[i]
+		}
+	}
 	op := "read"
 	if r.ep.file.Address.IsIn() {
 		op = "write"

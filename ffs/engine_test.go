@@ -9,9 +9,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -313,5 +315,181 @@ func TestSeqOrdersCompletionsAcrossEndpoints(t *testing.T) {
 	}
 	if got := order[0].Seq(); got != 5 {
 		t.Fatalf("a resubmitted request's Seq is %d, want 5 (its last completion)", got)
+	}
+}
+
+// SubmitBatch queues every request with one io_submit, each completing
+// once with its own data, and refuses requests of another endpoint and a
+// batch deeper than the queue.
+func TestSubmitBatch(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"ep1", "ep2"} {
+		if err := os.WriteFile(filepath.Join(dir, name), bytes.Repeat([]byte{9}, 1000), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := fileEP(t, filepath.Join(dir, "ep1"), usb.Address(1, usb.Out))
+	other := fileEP(t, filepath.Join(dir, "ep2"), usb.Address(2, usb.Out))
+	const depth = 4
+	e := startEngine(t, []*EP{out, other}, depth, 4096)
+	ctx := context.Background()
+	var rs []*Request
+	for range depth {
+		r, err := out.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	o, err := other.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Release()
+	if _, err := out.SubmitBatch([]*Request{rs[0], o}, 512); err == nil || !strings.Contains(err.Error(), "request of ep2") {
+		t.Fatalf("a batch with another endpoint's request: %v, want an error naming it", err)
+	}
+	if _, err := out.SubmitBatch(append(rs, o), 512); err == nil || !strings.Contains(err.Error(), "queue depth is 4") {
+		t.Fatalf("a batch deeper than the queue: %v, want an error naming the depth", err)
+	}
+	before := e.submits.Load()
+	for round := range 50 {
+		got, err := out.SubmitBatch(rs, 512)
+		if err != nil || got != depth {
+			t.Fatalf("round %d: SubmitBatch = %d, %v", round, got, err)
+		}
+		for i, r := range rs {
+			n, err := r.Wait(ctx)
+			if err != nil || n != 512 || !bytes.Equal(r.Buf()[:n], bytes.Repeat([]byte{9}, 512)) {
+				t.Fatalf("round %d: request %d: %d bytes, %v", round, i, n, err)
+			}
+		}
+	}
+	if calls := e.submits.Load() - before; calls != 50 {
+		t.Fatalf("%d io_submit calls for 50 batches", calls)
+	}
+	if c, u := e.completed.Load(), e.unexpected.Load(); c != 50*depth || u != 0 {
+		t.Fatalf("%d completions (%d unexpected) for %d requests", c, u, 50*depth)
+	}
+	for _, r := range rs {
+		r.Release()
+	}
+}
+
+// A cancel that loses to the completion, the engine's cancel path up to
+// io_cancel's EINVAL, allocates nothing.
+func TestLostCancelZeroAllocs(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ep1"), make([]byte, 512), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := fileEP(t, filepath.Join(dir, "ep1"), usb.Address(1, usb.Out))
+	startEngine(t, []*EP{out}, 1, 4096)
+	r, err := out.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	var failed error
+	allocs := testing.AllocsPerRun(500, func() {
+		if err := r.Submit(512); err != nil {
+			failed = err
+			return
+		}
+		r.cancel()
+		if r.CancelErrno() != syscall.EINVAL {
+			failed = fmt.Errorf("io_cancel answered %v, want EINVAL", r.CancelErrno())
+		}
+		if _, err := r.Wait(context.Background()); err != nil {
+			failed = err
+		}
+	})
+	if failed != nil {
+		t.Fatal(failed)
+	}
+	if allocs != 0 {
+		t.Fatalf("%v allocations per submit, lost cancel and wait, want 0", allocs)
+	}
+}
+
+// The error of a cancelled transfer is the endpoint's shared one: taking
+// it and matching it with errors.Is allocates nothing, and it still says
+// which endpoint and what happened.
+func TestCancelledResultZeroAllocs(t *testing.T) {
+	ep := &EP{file: EndpointFile{Name: "ep2", Address: usb.Address(2, usb.Out), Type: usb.Bulk}}
+	ep.makeErrs()
+	r := &Request{ep: ep, res: -int64(syscall.ECONNRESET)}
+	var err error
+	allocs := testing.AllocsPerRun(1000, func() {
+		_, err = r.result()
+		if !errors.Is(err, ErrCancelled) || !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("%v does not match ErrCancelled and ECONNRESET", err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per cancelled result, want 0", allocs)
+	}
+	if want := "ffs: ep2 read: "; !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("error %q does not start with %q", err, want)
+	}
+}
+
+// SwapBuffers hands what an OUT request read to an IN request without a
+// copy, and refuses requests in flight or of another function.
+func TestSwapBuffers(t *testing.T) {
+	dir := t.TempDir()
+	payload := bytes.Repeat([]byte("loopback"), 64)
+	if err := os.WriteFile(filepath.Join(dir, "ep1"), payload, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := fileEP(t, filepath.Join(dir, "ep1"), usb.Address(1, usb.Out))
+	in := fileEP(t, filepath.Join(dir, "ep2"), usb.Address(2, usb.In))
+	startEngine(t, []*EP{out, in}, 1, 4096)
+	other := fileEP(t, filepath.Join(dir, "ep3"), usb.Address(3, usb.In))
+	startEngine(t, []*EP{other}, 1, 4096)
+	ctx := context.Background()
+	o, err := out.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Release()
+	i, err := in.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer i.Release()
+	x, err := other.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Release()
+	if err := o.Submit(len(payload)); err != nil {
+		t.Fatal(err)
+	}
+	if err := SwapBuffers(o, i); err == nil || !strings.Contains(err.Error(), "ep1: swap of the buffer of a request in flight") {
+		t.Fatalf("swap with a request in flight: %v, want an error naming ep1", err)
+	}
+	n, err := o.Wait(ctx)
+	if err != nil || n != len(payload) {
+		t.Fatalf("read %d, %v", n, err)
+	}
+	outBuf, inBuf := &o.Buf()[0], &i.Buf()[0]
+	if err := SwapBuffers(o, x); err == nil || !strings.Contains(err.Error(), "not of the same function") {
+		t.Fatalf("swap across functions: %v, want it refused", err)
+	}
+	if err := SwapBuffers(o, i); err != nil {
+		t.Fatal(err)
+	}
+	if &i.Buf()[0] != outBuf || &o.Buf()[0] != inBuf {
+		t.Fatal("the buffers were not exchanged")
+	}
+	if err := i.Submit(n); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := i.Wait(ctx); err != nil || m != n {
+		t.Fatalf("write %d, %v", m, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "ep2")); err != nil || !bytes.Equal(b, payload) {
+		t.Fatalf("the IN side wrote %q, %v; want what OUT read", b, err)
 	}
 }

@@ -62,12 +62,16 @@ func kindOf(errno syscall.Errno) error {
 // TransferError is how a data transfer failed: the endpoint, the operation,
 // the sentinel that says what happened (nil when none fits) and the errno
 // the kernel completed the request with. errors.Is matches both Kind and
-// Errno.
+// Errno. The engine returns one shared value per endpoint for the common
+// errnos (a cancel, a disable, a halt), so that they allocate nothing:
+// compare with errors.Is or read it, do not modify it.
 type TransferError struct {
 	Endpoint string // "ep1"
 	Op       string // "read" or "write"
 	Kind     error
 	Errno    syscall.Errno
+
+	wrapped []error // Unwrap's answer made once, in the engine's shared errors
 }
 
 func (e *TransferError) Error() string {
@@ -80,6 +84,9 @@ func (e *TransferError) Error() string {
 
 // Unwrap returns Kind and Errno for errors.Is and errors.As.
 func (e *TransferError) Unwrap() []error {
+	if e.wrapped != nil {
+		return e.wrapped
+	}
 	if e.Kind == nil {
 		return []error{e.Errno}
 	}

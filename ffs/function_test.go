@@ -634,6 +634,50 @@ func TestFullQueueZeroAllocsOnUSB(t *testing.T) {
 	}
 }
 
+// Cancelling a pending read through its context and resubmitting it
+// allocates nothing: io_cancel's answer is kept as an errno and the
+// cancellation's error is the endpoint's shared one.
+func TestCancelZeroAllocsOnUSB(t *testing.T) {
+	const depth = 8
+	r := newRig(t, Config{QueueDepth: depth, RequestSize: 4096})
+	ctx := context.Background()
+	ring := make([]*Request, depth)
+	for i := range ring {
+		req, err := r.out.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := req.Submit(4096); err != nil {
+			t.Fatal(err)
+		}
+		ring[i] = req
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	head := 0
+	var failed error
+	allocs := testing.AllocsPerRun(300, func() {
+		req := ring[head]
+		if _, err := req.Wait(done); !isCancelled(err) {
+			failed = fmt.Errorf("cancelled read: %w", err)
+		}
+		if err := req.Submit(4096); err != nil {
+			failed = err
+		}
+		head = (head + 1) % depth
+	})
+	for _, req := range ring {
+		req.Wait(done)
+		req.Release()
+	}
+	if failed != nil {
+		t.Fatal(failed)
+	}
+	if allocs != 0 {
+		t.Fatalf("%v allocations per cancel and resubmit on a real endpoint, want 0", allocs)
+	}
+}
+
 func TestHaltAndClearHalt(t *testing.T) {
 	r := newRig(t, Config{QueueDepth: 2, RequestSize: 4096})
 	if err := r.in.Halt(); err != nil {

@@ -10,8 +10,8 @@ import (
 )
 
 // loopback returns OUT data on IN, in order, like gadget zero's loopback:
-// every OUT request stays queued, each completion is copied into the next
-// IN request, and a transfer the host ended with a short packet or a ZLP
+// every OUT request stays queued, each completion's buffer is handed to the
+// next IN request (no copy), and a transfer the host ended with a short packet or a ZLP
 // ends the same way on IN (a ZLP follows when the length is a multiple of
 // wMaxPacketSize).
 //
@@ -186,7 +186,7 @@ func (l *loopback) serve(ctx context.Context) error {
 		l.next = (i + 1) % len(l.oq.reqs)
 		switch {
 		case err == nil:
-			if err := l.forward(ctx, l.oq.reqs[i].Buf()[:n], seq, mp, size); err != nil {
+			if err := l.forward(ctx, l.oq.reqs[i], n, seq, mp, size); err != nil {
 				return err
 			}
 		case errors.Is(err, ffs.ErrShutdown):
@@ -206,22 +206,27 @@ func (l *loopback) serve(ctx context.Context) error {
 	}
 }
 
-// forward sends one OUT completion (data numbered seq) back on IN, with a
-// ZLP after it when the host ended its transfer on a packet boundary.
-func (l *loopback) forward(ctx context.Context, data []byte, seq uint64, mp, size int) error {
-	if len(data) > 0 {
+// forward sends one OUT completion of n bytes (data numbered seq) back on
+// IN, with a ZLP after it when the host ended its transfer on a packet
+// boundary. The data is not copied: the OUT request's buffer becomes the IN
+// request's, as gadget zero's loopback queues the OUT buffer on IN, and the
+// OUT request is resubmitted with the IN request's old buffer.
+func (l *loopback) forward(ctx context.Context, o *ffs.Request, n int, seq uint64, mp, size int) error {
+	if n > 0 {
 		if err := l.room(ctx); err != nil {
 			return err
 		}
 		if seq < l.fence { // stale, or found stale while waiting for room
 			return nil
 		}
-		copy(l.iq.reqs[l.tail()].Buf(), data)
-		if err := l.submitIn(len(data), seq); err != nil {
+		if err := ffs.SwapBuffers(o, l.iq.reqs[l.tail()]); err != nil {
+			return err
+		}
+		if err := l.submitIn(n, seq); err != nil {
 			return err
 		}
 	}
-	if len(data) < size && len(data)%mp == 0 {
+	if n < size && n%mp == 0 {
 		if err := l.room(ctx); err != nil {
 			return err
 		}

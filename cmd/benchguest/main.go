@@ -59,6 +59,12 @@ func newRun() *cobra.Command {
 		impls    []string
 		noScale  bool
 		noUT     bool
+		utRounds int
+		utSizes  string
+		utFlight string
+		cDepths  string
+		profile  bool
+		utMiB    int
 	)
 	c := &cobra.Command{
 		Use:   "run --out DIR",
@@ -130,9 +136,15 @@ be on PATH. Progress goes to stderr, one line per point.`,
 			defer os.RemoveAll(scratch)
 
 			sw.UDC, sw.Hosttest, sw.Gadgetd, sw.Dir = udc, hosttest, gadgetd, scratch
+			cancelDepths := []int{1, 8, 32}
+			if cDepths != "" {
+				if cancelDepths, err = parseList(cDepths); err != nil {
+					return fmt.Errorf("--cancel-depths %q: %v", cDepths, err)
+				}
+			}
 			o := bench.Options{
 				Sweep:  sw,
-				Cancel: bench.CancelOptions{UDC: udc, Depths: []int{1, 32}, Cancels: cancels, Rounds: rounds},
+				Cancel: bench.CancelOptions{UDC: udc, Depths: cancelDepths, Cancels: cancels, Rounds: rounds},
 				Scale: bench.ScaleOptions{Pairs: []int{1, 4, 15}, UDCs: []int{1, 2, 4}, RequestSize: 64 << 10, InFlight: 8,
 					Duration: 3 * time.Second, Hosttest: hosttest, Gadgetd: gadgetd, Dir: scratch},
 				Log: c.ErrOrStderr(),
@@ -144,6 +156,35 @@ be on PATH. Progress goes to stderr, one line per point.`,
 			}
 			if noUT || noSweep {
 				o.Usbtest.Sizes = nil
+			}
+			if utRounds < 1 {
+				return fmt.Errorf("--usbtest-rounds %d: must be positive", utRounds)
+			}
+			o.Usbtest.Rounds = utRounds
+			if utMiB < 1 {
+				return fmt.Errorf("--usbtest-mib %d: must be positive", utMiB)
+			}
+			o.Usbtest.Bytes = utMiB << 20
+			if utSizes != "" {
+				if o.Usbtest.Sizes, err = parseList(utSizes); err != nil {
+					return fmt.Errorf("--usbtest-sizes %q: %v", utSizes, err)
+				}
+			}
+			if utFlight != "" {
+				if o.Usbtest.InFlight, err = parseList(utFlight); err != nil {
+					return fmt.Errorf("--usbtest-in-flight %q: %v", utFlight, err)
+				}
+			}
+			if profile {
+				strace, err := exec.LookPath("strace")
+				if err != nil {
+					return fmt.Errorf("--profile: %w", err)
+				}
+				perf, err := exec.LookPath("perf")
+				if err != nil {
+					return fmt.Errorf("--profile: %w", err)
+				}
+				o.Usbtest.Profile = &bench.ProfileOptions{Strace: strace, Perf: perf, Dir: out}
 			}
 			if noScale {
 				o.Scale.Pairs, o.Scale.UDCs = nil, nil
@@ -170,6 +211,12 @@ be on PATH. Progress goes to stderr, one line per point.`,
 	f.BoolVar(&noUT, "no-usbtest", false, "skip the sourcesink points with the kernel's usbtest as the host")
 	f.StringVar(&sizes, "sizes", "", "request sizes of the sweep, e.g. 512,4K,64K,1M (default: the grid's)")
 	f.StringVar(&depths, "in-flight", "", "transfers in flight of the sweep, e.g. 1,8,32 (default: the grid's)")
+	f.IntVar(&utRounds, "usbtest-rounds", 1, "interleaved rounds of the usbtest points (kernel, then gadgetd, in each)")
+	f.StringVar(&utSizes, "usbtest-sizes", "", "request sizes of the usbtest points, e.g. 64K (given, they run even with --no-sweep)")
+	f.StringVar(&utFlight, "usbtest-in-flight", "", "transfers in flight of the usbtest points (default 8)")
+	f.IntVar(&utMiB, "usbtest-mib", 32, "MiB per usbtest point (at most 2048 transfers)")
+	f.StringVar(&cDepths, "cancel-depths", "", "requests in flight of the cancel measurements (default 1,8,32)")
+	f.BoolVar(&profile, "profile", false, "one more usbtest round with gadgetd under strace -c -f and the guest under perf record -a (both on PATH); raw outputs in --out")
 	f.StringSliceVar(&impls, "impl", nil, "implementations to sweep (default: kernel-sourcesink,gadgetd-sourcesink,kernel-loopback,gadgetd-loopback)")
 	return c
 }

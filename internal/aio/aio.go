@@ -2,6 +2,7 @@ package aio
 
 import (
 	"os"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -73,6 +74,14 @@ func (c Context) Cancel(cb *IOCB) error {
 		return os.NewSyscallError("io_cancel", errno)
 	}
 	return nil
+}
+
+// CancelErrno is Cancel without an error value to allocate: it returns
+// io_cancel's errno, 0 for success.
+func (c Context) CancelErrno(cb *IOCB) syscall.Errno {
+	var unused Event
+	_, _, errno := unix.Syscall(unix.SYS_IO_CANCEL, uintptr(c), uintptr(unsafe.Pointer(cb)), uintptr(unsafe.Pointer(&unused)))
+	return errno
 }
 
 // Destroy cancels every request in flight, waits for all of them to finish,

@@ -18,3 +18,12 @@ func NewEventfd() (int, *os.File, error) {
 	}
 	return fd, os.NewFile(uintptr(fd), "eventfd"), nil
 }
+
+// ReadEventfd reads and so clears an eventfd's counter. It reports
+// whether anything had been signalled: on a non-blocking eventfd with
+// nothing signalled the read fails with EAGAIN.
+func ReadEventfd(fd int) bool {
+	var counter [8]byte
+	n, err := unix.Read(fd, counter[:])
+	return err == nil && n == len(counter)
+}

@@ -67,3 +67,10 @@ func (c Context) ReapRing(events []Event) int {
 	atomic.StoreUint32(&r.Head, head) // after the copies: the slots may be reused
 	return n
 }
+
+// RingPending reports whether completions wait in the ring, without taking
+// them. Only call it when HasUserRing is true.
+func (c Context) RingPending() bool {
+	r := c.ring()
+	return atomic.LoadUint32(&r.Head) != atomic.LoadUint32(&r.Tail)
+}

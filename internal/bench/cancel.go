@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -62,11 +63,17 @@ type CancelOptions struct {
 	Rounds  int   // disconnects
 }
 
+// cancelBlocks is how many blocks each depth's cancels are split into,
+// alternating between the anchor and the engine, so that a change of the
+// machine's load falls on both.
+const cancelBlocks = 3
+
 // Cancellation measures, on one FunctionFS function driven by package ffs:
 // for each depth, Cancels reads cancelled one at a time from a ring of
 // depth pending OUT reads on an idle endpoint (each cancelled read is
-// resubmitted, so depth stay in flight); then Rounds disconnects with
-// depth reads and depth writes pending.
+// resubmitted, so depth stay in flight), through the engine's context
+// cancel and through the anchor (anchorLatency), in alternating blocks;
+// then Rounds disconnects with depth reads and depth writes pending.
 func Cancellation(ctx context.Context, o CancelOptions) ([]CancelResult, []DisconnectResult, error) {
 	maxDepth := 1
 	for _, d := range o.Depths {
@@ -77,12 +84,28 @@ func Cancellation(ctx context.Context, o CancelOptions) ([]CancelResult, []Disco
 		return nil, nil, err
 	}
 	var cancels []CancelResult
+	path := filepath.Join(rg.mount, rg.out[0].Name())
 	for _, d := range o.Depths {
-		c, err := cancelLatency(ctx, rg.out[0], d, o.Cancels)
-		if err != nil {
-			return cancels, nil, errors.Join(err, rg.close())
+		eng := CancelResult{Path: "engine", Depth: d, Outcomes: map[string]int{}, IOCancel: map[string]int{}}
+		anc := CancelResult{Path: "anchor", Depth: d, Outcomes: map[string]int{}, IOCancel: map[string]int{}}
+		var engLat, ancLat []time.Duration
+		for b := range cancelBlocks {
+			n := o.Cancels/cancelBlocks + btoi(b < o.Cancels%cancelBlocks)
+			a, lat, err := anchorLatency(path, d, n)
+			if err != nil {
+				return cancels, nil, errors.Join(err, rg.close())
+			}
+			merge(&anc, a)
+			ancLat = append(ancLat, lat...)
+			c, lat, err := cancelLatency(ctx, rg.out[0], d, n)
+			if err != nil {
+				return cancels, nil, errors.Join(err, rg.close())
+			}
+			merge(&eng, c)
+			engLat = append(engLat, lat...)
 		}
-		cancels = append(cancels, c)
+		anc.Latency, eng.Latency = Summarize(ancLat), Summarize(engLat)
+		cancels = append(cancels, anc, eng)
 	}
 	var discs []DisconnectResult
 	if o.Rounds > 0 {
@@ -95,18 +118,35 @@ func Cancellation(ctx context.Context, o CancelOptions) ([]CancelResult, []Disco
 	return cancels, discs, rg.close()
 }
 
-func cancelLatency(ctx context.Context, ep *ffs.EP, depth, n int) (CancelResult, error) {
-	res := CancelResult{Depth: depth, Outcomes: map[string]int{}, IOCancel: map[string]int{}}
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// merge adds the counts of c to into.
+func merge(into *CancelResult, c CancelResult) {
+	for k, v := range c.Outcomes {
+		into.Outcomes[k] += v
+	}
+	for k, v := range c.IOCancel {
+		into.IOCancel[k] += v
+	}
+}
+
+func cancelLatency(ctx context.Context, ep *ffs.EP, depth, n int) (CancelResult, []time.Duration, error) {
+	res := CancelResult{Path: "engine", Depth: depth, Outcomes: map[string]int{}, IOCancel: map[string]int{}}
 	reqs := make([]*ffs.Request, depth)
 	for i := range reqs {
 		r, err := ep.Get(ctx)
 		if err != nil {
-			return res, err
+			return res, nil, err
 		}
 		reqs[i] = r
 		defer r.Release()
 		if err := r.Submit(cancelRequestSize); err != nil {
-			return res, fmt.Errorf("bench: submit read %d of %d on %s: %w", i, depth, ep.Name(), err)
+			return res, nil, fmt.Errorf("bench: submit read %d of %d on %s: %w", i, depth, ep.Name(), err)
 		}
 	}
 	done, cancel := context.WithCancel(ctx)
@@ -120,14 +160,13 @@ func cancelLatency(ctx context.Context, ep *ffs.EP, depth, n int) (CancelResult,
 		res.Outcomes[outcome(err)]++
 		res.IOCancel[errnoName(r.CancelErrno())]++
 		if err := r.Submit(cancelRequestSize); err != nil {
-			return res, fmt.Errorf("bench: resubmit after cancel %d: %w", i, err)
+			return res, nil, fmt.Errorf("bench: resubmit after cancel %d: %w", i, err)
 		}
 	}
 	for _, r := range reqs {
 		r.Wait(done)
 	}
-	res.Latency = Summarize(lat)
-	return res, nil
+	return res, lat, nil
 }
 
 // disconnectLatency times soft_connect=disconnect to the last of depth

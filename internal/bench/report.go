@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -25,6 +26,8 @@ const (
 	GoalFlight = 8
 	GoalRatio  = 0.9
 	GoalP99us  = 1000
+	// GoalAnchorRatio bounds the engine's cancel p99 against the anchor's.
+	GoalAnchorRatio = 2.0
 )
 
 // WriteMarkdown writes docs/benchmarks.md from a run.
@@ -62,7 +65,8 @@ func WriteMarkdown(w io.Writer, r *Run, h Host) error {
 			p("| gadgetd sourcesink >= %.1fx kernel SourceSink MB/s, 64K x %d, %s | not measured | - |\n", GoalRatio, GoalFlight, dir)
 		}
 	}
-	urs := Ratios(r.Usbtest)
+	ut := MedianPoints(r.Usbtest)
+	urs := Ratios(ut)
 	for _, dir := range []string{"in", "out"} {
 		if q, ok := Find(urs, GadgetdSourceSink, dir, GoalSize, GoalFlight); ok {
 			p("| the same, host = kernel usbtest (test %s), %s | %.2fx (%.1f vs %.1f MB/s) | %s |\n",
@@ -70,8 +74,15 @@ func WriteMarkdown(w io.Writer, r *Run, h Host) error {
 		}
 	}
 	for _, c := range r.Cancel {
+		if c.Path == "anchor" {
+			continue
+		}
 		p("| cancel-to-completion p99 < 1 ms, depth %d | p99 %.0f us (p50 %.0f, max %.0f, %d cancels) | %s |\n",
 			c.Depth, c.Latency.P99, c.Latency.P50, c.Latency.Max, c.Latency.Count, yes(c.Latency.Count > 0 && c.Latency.P99 < GoalP99us))
+		if a, ok := anchorOf(r.Cancel, c.Depth); ok {
+			p("| cancel p99 <= %.0fx the anchor's (io_cancel + blocking io_getevents) in the same run, depth %d | %.2fx (%.0f vs %.0f us) | %s |\n",
+				GoalAnchorRatio, c.Depth, div(c.Latency.P99, a.Latency.P99), c.Latency.P99, a.Latency.P99, yes(c.Latency.P99 <= GoalAnchorRatio*a.Latency.P99))
+		}
 	}
 	p("| no allocation per request in steady state | not measured here: ffs's `testing.AllocsPerRun` tests (`ffs/engine_test.go`, `ffs/function_test.go`) guard it | - |\n")
 	for _, s := range r.Scale {
@@ -111,8 +122,19 @@ func WriteMarkdown(w io.Writer, r *Run, h Host) error {
 		p("usbtest's queued bulk tests (27: OUT, 28: IN) keep the transfers in flight from inside the kernel, so the host\n")
 		p("side costs far less than libusb under emulation and the gadget side weighs more. Both functions carry gadget\n")
 		p("zero's IDs (0525:a4a0) for usbtest to claim them. MB/s is usbtest's own (kernel-timed); CPU is read around the\n")
-		p("ioctl, and the host's share is inside `guest`.\n\n")
-		ratioTable(b, Ratios(r.Usbtest), false)
+		p("ioctl, and the host's share is inside `guest`.")
+		if r.UsbtestRounds > 1 {
+			p(" Each figure is the median of %d interleaved rounds (each round sets up and measures the kernel's\n", r.UsbtestRounds)
+			p("function, then gadgetd's, at every point), MB/s and each CPU figure taken separately.")
+		}
+		p("\n\n")
+		ratioTable(b, urs, false)
+		if r.UsbtestRounds > 1 {
+			roundsTable(b, r.Usbtest)
+		}
+	}
+	if len(r.Profile) > 0 {
+		profileSection(b, r.Profile)
 	}
 
 	var failed []Point
@@ -132,11 +154,13 @@ func WriteMarkdown(w io.Writer, r *Run, h Host) error {
 	if len(r.Cancel) > 0 || len(r.Disconnect) > 0 {
 		p("## Cancellation\n\n")
 		p("A FunctionFS function (package ffs) keeps OUT reads pending on an idle endpoint; each is cancelled through its\n")
-		p("context (`Request.Wait` with a done context: io_cancel, then the wait for the reaped completion). The time is\n")
-		p("from the cancel to the completion's return.\n\n")
-		p("| in flight | cancels | p50 us | p99 us | max us | completions | io_cancel answers |\n|---:|---:|---:|---:|---:|---|---|\n")
+		p("context (`engine`: `Request.Wait` with a done context: io_cancel, then the wait for the reaped completion). The time is\n")
+		p("from the cancel to the completion's return. `anchor` is the least work that can do the same, on the same endpoint\n")
+		p("file in the same run: its own AIO context, io_cancel, then io_getevents blocking on a locked OS thread (no eventfd,\n")
+		p("no runtime poller, no goroutine hand-off); the two alternate in blocks of a third of the cancels each.\n\n")
+		p("| path | in flight | cancels | p50 us | p99 us | max us | completions | io_cancel answers |\n|---|---:|---:|---:|---:|---:|---|---|\n")
 		for _, c := range r.Cancel {
-			p("| %d | %d | %.0f | %.0f | %.0f | %s | %s |\n", c.Depth, c.Latency.Count, c.Latency.P50, c.Latency.P99, c.Latency.Max, counts(c.Outcomes), counts(c.IOCancel))
+			p("| %s | %d | %d | %.0f | %.0f | %.0f | %s | %s |\n", cmp.Or(c.Path, "engine"), c.Depth, c.Latency.Count, c.Latency.P50, c.Latency.P99, c.Latency.Max, counts(c.Outcomes), counts(c.IOCancel))
 		}
 		p("\n")
 		if len(r.Disconnect) > 0 {
@@ -181,7 +205,8 @@ func WriteMarkdown(w io.Writer, r *Run, h Host) error {
 		}
 		p("\n")
 	}
-	p("Raw figures: `out/bench/results.json` (type `bench.Run` in internal/bench).\n")
+	p("Raw figures: `out/bench/results.json` (type `bench.Run` in internal/bench). Where gadgetd's CPU goes per request,\n")
+	p("the cancel anchor and the interleaved usbtest rounds of issue 15, measured by hand: [perf.md](perf.md).\n")
 	return b.Flush()
 }
 
@@ -270,4 +295,148 @@ func hostShare(points []Point) (float64, int) {
 	}
 	slices.Sort(shares)
 	return shares[(len(shares)-1)/2], len(shares)
+}
+
+// anchorOf returns the anchor's cancel result at depth.
+func anchorOf(cs []CancelResult, depth int) (CancelResult, bool) {
+	for _, c := range cs {
+		if c.Path == "anchor" && c.Depth == depth {
+			return c, true
+		}
+	}
+	return CancelResult{}, false
+}
+
+// roundsTable lists every round's MB/s, kernel beside gadgetd.
+func roundsTable(w io.Writer, points []Point) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("Round by round:\n\n| dir | size | in flight | round | kernel MB/s | gadgetd MB/s | ratio |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	type key struct {
+		dir          string
+		size, flight int
+		round        int
+	}
+	ref := map[key]Point{}
+	for _, pt := range points {
+		if pt.Impl == KernelSourceSink && pt.Err == "" {
+			ref[key{pt.Dir, pt.RequestSize, pt.InFlight, pt.Round}] = pt
+		}
+	}
+	rows := slices.Clone(points)
+	slices.SortStableFunc(rows, func(a, b Point) int {
+		return cmp.Or(cmp.Compare(dirOrder(a.Dir), dirOrder(b.Dir)), cmp.Compare(a.RequestSize, b.RequestSize),
+			cmp.Compare(a.InFlight, b.InFlight), cmp.Compare(a.Round, b.Round))
+	})
+	for _, g := range rows {
+		if g.Impl != GadgetdSourceSink || g.Err != "" {
+			continue
+		}
+		k, ok := ref[key{g.Dir, g.RequestSize, g.InFlight, g.Round}]
+		if !ok {
+			continue
+		}
+		p("| %s | %s | %d | %d | %.1f | %.1f | %.2f |\n", g.Dir, SizeLabel(g.RequestSize), g.InFlight, g.Round, k.MBps(), g.MBps(), div(g.MBps(), k.MBps()))
+	}
+	p("\n")
+}
+
+// MedianPoints folds the rounds of each implementation, direction, size and
+// depth into one point: the median MB/s and the median of each CPU figure
+// per MiB (as the CPU seconds of 1 MiB). Failed points are left out; a
+// single round comes back as it was.
+func MedianPoints(points []Point) []Point {
+	type key struct {
+		impl, dir    string
+		size, flight int
+	}
+	groups := map[key][]Point{}
+	var order []key
+	for _, pt := range points {
+		if pt.Err != "" {
+			continue
+		}
+		k := key{pt.Impl, pt.Dir, pt.RequestSize, pt.InFlight}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], pt)
+	}
+	var out []Point
+	for _, k := range order {
+		g := groups[k]
+		if len(g) == 1 {
+			out = append(out, g[0])
+			continue
+		}
+		med := func(f func(Point) float64) float64 {
+			v := make([]float64, len(g))
+			for i, pt := range g {
+				v[i] = f(pt)
+			}
+			slices.Sort(v)
+			if len(v)%2 == 1 {
+				return v[len(v)/2]
+			}
+			return (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
+		perMiB := func(f func(Point) float64) float64 {
+			return med(func(pt Point) float64 { return pt.PerMiB(f(pt)) / 1000 })
+		}
+		m := Point{Impl: k.impl, Dir: k.dir, RequestSize: k.size, InFlight: k.flight, Bytes: 1 << 20}
+		m.InMBps = med(func(pt Point) float64 { return pt.InMBps })
+		m.OutMBps = med(func(pt Point) float64 { return pt.OutMBps })
+		m.Seconds = div(1<<20, 1e6*m.MBps())
+		m.GadgetCPU = perMiB(func(pt Point) float64 { return pt.GadgetCPU })
+		m.GadgetSysCPU = perMiB(func(pt Point) float64 { return pt.GadgetSysCPU })
+		m.KworkerCPU = perMiB(func(pt Point) float64 { return pt.KworkerCPU })
+		m.BusyCPU = perMiB(func(pt Point) float64 { return pt.BusyCPU })
+		m.GadgetHWMKiB = int64(med(func(pt Point) float64 { return float64(pt.GadgetHWMKiB) }))
+		out = append(out, m)
+	}
+	return out
+}
+
+// profileSection writes the profiled round: gadgetd's system calls and
+// context switches per request, and the guest's hottest symbols.
+func profileSection(w io.Writer, points []Point) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("## Profile: where the CPU goes (usbtest, one round more, traced)\n\n")
+	p("Two more usbtest rounds after the measured ones: one with gadgetd under `strace -c -f` (which slows it down, so\n")
+	p("its MB/s are not comparable), one with the whole guest under `perf record -a -g` (cpu-clock samples), each only while\n")
+	p("usbtest's ioctl runs. Per request = over the point's bytes / request size. Under TCG a sample taken with interrupts\n")
+	p("off lands where they are turned on again: `_raw_spin_unlock_irqrestore` holds dummy_hcd's timer (its copy between\n")
+	p("the gadget's and the host's buffers runs under its lock); `native_safe_halt` (swapper) is idle time.\n\n")
+	for _, pt := range points {
+		if pt.Err != "" {
+			p("- %s %s %s x%d: %s\n\n", pt.Impl, pt.Dir, SizeLabel(pt.RequestSize), pt.InFlight, cell(pt.Err))
+			continue
+		}
+		if len(pt.Syscalls) == 0 && len(pt.PerfTop) == 0 {
+			continue // the kernel's function in the strace round: nothing traced
+		}
+		reqs := float64(pt.Bytes) / float64(pt.RequestSize)
+		p("### %s %s, %s x %d: %.1f MB/s traced, %.0f requests\n\n", pt.Impl, pt.Dir, SizeLabel(pt.RequestSize), pt.InFlight, pt.MBps(), reqs)
+		if len(pt.Syscalls) > 0 {
+			names := make([]string, 0, len(pt.Syscalls))
+			for n := range pt.Syscalls {
+				names = append(names, n)
+			}
+			slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(pt.Syscalls[b], pt.Syscalls[a]), cmp.Compare(a, b)) })
+			p("| gadgetd system call | calls | per request |\n|---|---:|---:|\n")
+			for _, n := range names {
+				p("| %s | %d | %.2f |\n", n, pt.Syscalls[n], div(float64(pt.Syscalls[n]), reqs))
+			}
+			p("| context switches (every thread) | %d | %.2f |\n\n", pt.GadgetCtxSwitches, div(float64(pt.GadgetCtxSwitches), reqs))
+		}
+		if len(pt.PerfTop) > 0 {
+			p("| perf: share of the guest's samples | thread | symbol |\n|---:|---|---|\n")
+			for i, s := range pt.PerfTop {
+				if i == 15 {
+					break
+				}
+				p("| %.1f%% | %s | `%s` |\n", s.Percent, cell(s.Comm), cell(s.Symbol))
+			}
+			p("\n")
+		}
+	}
 }

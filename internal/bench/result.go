@@ -20,7 +20,11 @@ type Run struct {
 	Points []Point `json:"points"`
 	// Usbtest are the sourcesink points with the kernel's usbtest driver
 	// as the host (tests 27 and 28) instead of hosttest.
-	Usbtest    []Point            `json:"usbtest,omitempty"`
+	Usbtest []Point `json:"usbtest,omitempty"`
+	// UsbtestRounds is how many interleaved rounds Usbtest holds.
+	UsbtestRounds int `json:"usbtest_rounds,omitempty"`
+	// Profile are usbtest points measured once more under strace and perf.
+	Profile    []Point            `json:"profile,omitempty"`
 	Cancel     []CancelResult     `json:"cancel,omitempty"`
 	Disconnect []DisconnectResult `json:"disconnect,omitempty"`
 	Scale      []ScaleResult      `json:"scale,omitempty"`
@@ -55,6 +59,7 @@ type Point struct {
 	Dir         string  `json:"dir"` // in, out or both (host's view)
 	RequestSize int     `json:"request_size"`
 	InFlight    int     `json:"in_flight"`
+	Round       int     `json:"round,omitempty"` // of interleaved rounds, from 0
 	Seconds     float64 `json:"seconds"`
 	InMBps      float64 `json:"in_mb_per_s"`
 	OutMBps     float64 `json:"out_mb_per_s"`
@@ -70,9 +75,18 @@ type Point struct {
 	KworkerCPU   float64 `json:"kworker_cpu_s"`
 	BusyCPU      float64 `json:"busy_cpu_s"`
 	// Gadget process after the point: peak RSS (VmHWM) and OS threads.
-	GadgetHWMKiB int64  `json:"gadget_hwm_kib,omitempty"`
-	Threads      int    `json:"gadget_threads,omitempty"`
-	Err          string `json:"error,omitempty"`
+	GadgetHWMKiB int64 `json:"gadget_hwm_kib,omitempty"`
+	Threads      int   `json:"gadget_threads,omitempty"`
+	// GadgetCtxSwitches counts the context switches (voluntary and not)
+	// of every thread of the gadget process over the point (usbtest).
+	GadgetCtxSwitches int64 `json:"gadget_ctx_switches,omitempty"`
+	// Syscalls counts the gadget process's system calls by name over the
+	// point (strace -c -f), in profiled points only.
+	Syscalls map[string]int64 `json:"syscalls,omitempty"`
+	// PerfTop is the guest's hottest symbols over the point (perf record
+	// -a), in profiled points only.
+	PerfTop []PerfSymbol `json:"perf_top,omitempty"`
+	Err     string       `json:"error,omitempty"`
 	// CPUErr says why the CPU figures are missing while the throughput is
 	// not (too few samples inside a short run on a starved guest).
 	CPUErr string `json:"cpu_error,omitempty"`
@@ -101,6 +115,10 @@ type Latency struct {
 // CancelResult is the time from io_cancel to the reaped completion of a
 // pending OUT read on an idle endpoint, with Depth reads in flight.
 type CancelResult struct {
+	// Path is "engine", package ffs's context cancel (Request.Wait), or
+	// "anchor", the least work possible: io_cancel, then io_getevents
+	// blocking on a locked OS thread, no eventfd, poller or goroutine.
+	Path     string         `json:"path,omitempty"`
 	Depth    int            `json:"depth"`
 	Latency  Latency        `json:"latency"`
 	Outcomes map[string]int `json:"outcomes"` // the completion's error, "ECONNRESET" expected
@@ -135,4 +153,12 @@ type ScaleResult struct {
 	Err        string  `json:"error,omitempty"`
 
 	bindFailed bool // the UDC refused the gadget
+}
+
+// PerfSymbol is one line of perf report: the share of the samples in one
+// symbol, and the command (thread name) it ran in.
+type PerfSymbol struct {
+	Percent float64 `json:"percent"`
+	Comm    string  `json:"comm"`
+	Symbol  string  `json:"symbol"`
 }

@@ -50,7 +50,8 @@ func Measure(ctx context.Context, o Options) *Run {
 		if _, err := os.Stat(usbtest.DriverDir); err != nil {
 			r.Errors = append(r.Errors, "usbtest reference: the usbtest module is not loaded (vmtest run --module usbtest)")
 		} else {
-			r.Usbtest = UsbtestSweep(ctx, o.Usbtest)
+			r.Usbtest, r.Profile = UsbtestSweep(ctx, o.Usbtest)
+			r.UsbtestRounds = max(o.Usbtest.Rounds, 1)
 		}
 	}
 	if len(o.Cancel.Depths) > 0 {
@@ -60,7 +61,7 @@ func Measure(ctx context.Context, o Options) *Run {
 			r.Errors = append(r.Errors, "cancellation: "+err.Error())
 		}
 		for _, c := range r.Cancel {
-			logf("bench: cancel depth %d: p50 %.0f us p99 %.0f us max %.0f us %v %v", c.Depth, c.Latency.P50, c.Latency.P99, c.Latency.Max, c.Outcomes, c.IOCancel)
+			logf("bench: cancel depth %d %s: p50 %.0f us p99 %.0f us max %.0f us %v %v load %s", c.Depth, c.Path, c.Latency.P50, c.Latency.P99, c.Latency.Max, c.Outcomes, c.IOCancel, loadAvg())
 		}
 		for _, d := range r.Disconnect {
 			logf("bench: disconnect with %d pending: p50 %.0f us p99 %.0f us max %.0f us %v", d.Pending, d.Latency.P50, d.Latency.P99, d.Latency.Max, d.Outcomes)

@@ -180,3 +180,35 @@ func ProcStatus(pid int) (hwmKiB int64, threads int, err error) {
 	}
 	return parseStatus(string(b))
 }
+
+// CtxSwitches returns the context switches, voluntary and not, of every
+// thread of pid so far; 0 when pid is 0 or gone.
+func CtxSwitches(pid int) int64 {
+	if pid <= 0 {
+		return 0
+	}
+	paths, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/[0-9]*/status", pid))
+	var total int64
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		total += parseCtxSwitches(string(b))
+	}
+	return total
+}
+
+// parseCtxSwitches sums voluntary_ctxt_switches and
+// nonvoluntary_ctxt_switches of /proc/PID/task/TID/status text.
+func parseCtxSwitches(s string) int64 {
+	var n int64
+	for line := range strings.Lines(s) {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+			c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			n += c
+		}
+	}
+	return n
+}

@@ -16,17 +16,47 @@ type UsbtestOptions struct {
 	Sizes    []int
 	InFlight []int
 	Bytes    int // per test; iterations = Bytes / size
-	Queue    int
-	UDC      string
-	Gadgetd  string
-	Dir      string
-	Log      io.Writer
+	// Rounds repeats the whole grid, each round setting up and measuring
+	// every implementation in turn, so that the machine's load changes
+	// fall on both alike (0 and 1: one round).
+	Rounds int
+	// Profile, when set, adds a round after the measured ones with
+	// gadgetd under strace -c, and one with the whole guest under perf
+	// record; their points are in Run.Profile, not in the measured rounds,
+	// as tracing slows the gadget down.
+	Profile *ProfileOptions
+	Queue   int
+	UDC     string
+	Gadgetd string
+	Dir     string
+	Log     io.Writer
 }
 
 // UsbtestSweep measures every size and in-flight count with usbtest, each
 // sourcesink set up once per size. The host side runs in the kernel, so
 // the host's CPU is in BusyCPU and HostCPU stays 0.
-func UsbtestSweep(ctx context.Context, o UsbtestOptions) []Point {
+func UsbtestSweep(ctx context.Context, o UsbtestOptions) (points, profiled []Point) {
+	for round := range max(o.Rounds, 1) {
+		points = append(points, usbtestRound(ctx, o, round, nil)...)
+	}
+	if o.Profile != nil {
+		// One round per tracer: strace stops gadgetd at every system
+		// call, which would skew perf's samples towards it.
+		next := max(o.Rounds, 1)
+		if o.Profile.Strace != "" {
+			profiled = append(profiled, usbtestRound(ctx, o, next, &profiler{o: ProfileOptions{Strace: o.Profile.Strace, Dir: o.Profile.Dir}})...)
+			next++
+		}
+		if o.Profile.Perf != "" {
+			profiled = append(profiled, usbtestRound(ctx, o, next, &profiler{o: ProfileOptions{Perf: o.Profile.Perf, Dir: o.Profile.Dir}})...)
+		}
+	}
+	return points, profiled
+}
+
+// usbtestRound measures every size and in-flight count once, kernel
+// first; prof, when not nil, wraps every gadgetd point.
+func usbtestRound(ctx context.Context, o UsbtestOptions, round int, prof *profiler) []Point {
 	var points []Point
 	for _, size := range o.Sizes {
 		for _, impl := range []string{KernelSourceSink, GadgetdSourceSink} {
@@ -34,7 +64,7 @@ func UsbtestSweep(ctx context.Context, o UsbtestOptions) []Point {
 			fail := func(err error) {
 				for _, n := range o.InFlight {
 					for _, d := range []string{"out", "in"} {
-						points = append(points, Point{Impl: impl, Dir: d, RequestSize: size, InFlight: n, Err: err.Error()})
+						points = append(points, Point{Impl: impl, Dir: d, RequestSize: size, InFlight: n, Round: round, Err: err.Error()})
 					}
 				}
 			}
@@ -60,9 +90,9 @@ func UsbtestSweep(ctx context.Context, o UsbtestOptions) []Point {
 			}
 			for _, n := range o.InFlight {
 				for _, d := range []string{"out", "in"} {
-					p := usbtestPoint(ctx, conn, srv, Point{Impl: impl, Dir: d, RequestSize: size, InFlight: n}, o.Bytes)
-					fmt.Fprintf(o.Log, "bench: usbtest %-18s %-4s %5s x%-2d %8.1f MB/s  gadget %5.2fs kworker %5.2fs busy %5.2fs %s\n",
-						p.Impl, p.Dir, SizeLabel(size), n, p.MBps(), p.GadgetCPU, p.KworkerCPU, p.BusyCPU, p.Err)
+					p := usbtestPoint(ctx, conn, srv, Point{Impl: impl, Dir: d, RequestSize: size, InFlight: n, Round: round}, o.Bytes, prof)
+					fmt.Fprintf(o.Log, "bench: usbtest round %d %-18s %-4s %5s x%-2d %8.1f MB/s  gadget %5.2fs kworker %5.2fs busy %5.2fs load %s %s\n",
+						round, p.Impl, p.Dir, SizeLabel(size), n, p.MBps(), p.GadgetCPU, p.KworkerCPU, p.BusyCPU, loadAvg(), p.Err)
 					points = append(points, p)
 				}
 			}
@@ -80,7 +110,7 @@ const maxUsbtestTransfers = 2048
 
 // usbtestPoint runs test 27 (out) or 28 (in) once; CPU counters are read
 // just before and after the ioctl, which has no start-up cost to exclude.
-func usbtestPoint(ctx context.Context, c *usbtest.Conn, srv *Server, p Point, bytes int) Point {
+func usbtestPoint(ctx context.Context, c *usbtest.Conn, srv *Server, p Point, bytes int, prof *profiler) Point {
 	test := 27
 	if p.Dir == "in" {
 		test = 28
@@ -91,13 +121,28 @@ func usbtestPoint(ctx context.Context, c *usbtest.Conn, srv *Server, p Point, by
 	transfers := min(bytes/p.RequestSize, maxUsbtestTransfers)
 	iters := max(transfers/p.InFlight, 2)
 	kworkers := KworkerStats()
+	var stopProf func() error
+	if prof != nil {
+		var err error
+		if stopProf, err = prof.start(&p, srv.PID); err != nil {
+			p.Err = err.Error()
+			return p
+		}
+	}
 	before, err := sample(srv.PID, 0, kworkers)
 	if err != nil {
 		p.Err = err.Error()
 		return p
 	}
+	sw0 := CtxSwitches(srv.PID)
 	r, err := c.Run(ctx, usbtest.Params{Test: test, Iterations: uint32(iters), Length: uint32(p.RequestSize), SGLen: uint32(p.InFlight)})
 	after, serr := sample(srv.PID, 0, kworkers)
+	p.GadgetCtxSwitches = CtxSwitches(srv.PID) - sw0
+	if stopProf != nil {
+		if perr := stopProf(); perr != nil && serr == nil {
+			serr = perr
+		}
+	}
 	switch {
 	case err != nil:
 		p.Err = err.Error()
