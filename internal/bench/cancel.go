@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gadgetkit/gadgetkit/ffs"
+	"github.com/gadgetkit/gadgetkit/internal/latency"
 )
 
 // cancelRequestSize is the size of every pending read: above 64 bytes, and
@@ -126,7 +127,7 @@ func cancelLatency(ctx context.Context, ep *ffs.EP, depth, n int) (CancelResult,
 	for _, r := range reqs {
 		r.Wait(done)
 	}
-	res.Latency = Summarize(lat)
+	res.Latency = latency.Summarize(lat)
 	return res, nil
 }
 
@@ -173,6 +174,6 @@ func disconnectLatency(ctx context.Context, rg *rig, depth, rounds int) (Disconn
 			return res, fmt.Errorf("bench: round %d: %w", round, err)
 		}
 	}
-	res.Latency = Summarize(lat)
+	res.Latency = latency.Summarize(lat)
 	return res, nil
 }
