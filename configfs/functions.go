@@ -102,7 +102,7 @@ func HID(instance string, o HIDOptions) Function {
 // (usb_f_ss_lb); zero values keep the kernel's defaults, which are zero for
 // Pattern, ISOCMult and ISOCMaxBurst.
 type SourceSinkOptions struct {
-	Pattern       int // 0 all zeros, 1 (i % 63), 2 none
+	Pattern       int // 0 all zeros, 1 mod63 ((i % wMaxPacketSize) % 63, internal/pattern.GadgetZero), 2 none
 	BulkBufLen    int // bulk_buflen
 	BulkQLen      int // bulk_qlen
 	ISOQLen       int // iso_qlen

@@ -211,6 +211,9 @@ func (f *Function) ep0io(p []byte, read bool) (int, error) {
 			f.busy = busy
 			return n, err
 		}
+		if testHookEP0Busy != nil {
+			testHookEP0Busy(try)
+		}
 		time.Sleep(min(time.Duration(try)*50*time.Microsecond, 5*time.Millisecond))
 	}
 }
@@ -218,6 +221,10 @@ func (f *Function) ep0io(p []byte, read bool) (int, error) {
 // ep0Retry bounds how long ep0io retries: f_fs holds the mutex for
 // microseconds, and the host gives up on a control request after 5 s.
 const ep0Retry = time.Second
+
+// testHookEP0Busy, set by tests only, is called with the try's number each
+// time ep0 was busy and the transfer is about to be tried again.
+var testHookEP0Busy func(try int)
 
 func (f *Function) ep0once(p []byte, read bool) (int, error) {
 	var n int

@@ -55,7 +55,9 @@ type Function struct {
 
 	mu      sync.Mutex
 	state   State
-	changed chan struct{} // closed and replaced at every state change
+	changed chan struct{} // closed and replaced at every state change, and when Run ends
+	ended   bool          // Run has returned (and not been called again)
+	runErr  error         // what it returned
 
 	closeOnce sync.Once
 	closeErr  error
@@ -171,18 +173,23 @@ func (f *Function) State() State {
 	return f.state
 }
 
-// WaitState waits until the Function is in state want (Run must be
-// running to see it change).
+// WaitState waits until the Function is in state want. Only Run changes
+// the state: once Run has returned (ep0 failed, or its context ended),
+// WaitState returns an error wrapping Run's instead of waiting for ctx,
+// until Run is called again. A Function closed meanwhile gives ErrClosed.
 func (f *Function) WaitState(ctx context.Context, want State) error {
 	for {
 		f.mu.Lock()
-		s, changed := f.state, f.changed
+		s, changed, ended, runErr := f.state, f.changed, f.ended, f.runErr
 		f.mu.Unlock()
 		if s == want {
 			return nil
 		}
 		if s == StateClosed {
 			return ErrClosed
+		}
+		if ended {
+			return fmt.Errorf("ffs: waiting for state %v (now %v): Run returned: %w", want, s, runErr)
 		}
 		select {
 		case <-changed:
@@ -199,8 +206,23 @@ func (f *Function) setState(s State) {
 		return
 	}
 	f.state = s
+	f.wake()
+}
+
+// wake tells every WaitState to look again; f.mu is held.
+func (f *Function) wake() {
 	close(f.changed)
 	f.changed = make(chan struct{})
+}
+
+// runEnds records that Run is running (ended false) or has returned err.
+func (f *Function) runEnds(ended bool, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ended, f.runErr = ended, err
+	if ended {
+		f.wake()
+	}
 }
 
 // ep0Repoll bounds how long Run waits on the poller before reading ep0
@@ -213,8 +235,10 @@ const ep0Repoll = time.Second
 // Run reads ep0 events until ctx is done or the Function is closed,
 // tracking the state, refreshing endpoint packet sizes on ENABLE, calling
 // OnEvent and answering control requests with OnControl. Call it from one
-// goroutine.
-func (f *Function) Run(ctx context.Context) error {
+// goroutine. WaitState returns once Run has returned.
+func (f *Function) Run(ctx context.Context) (err error) {
+	f.runEnds(false, nil)
+	defer func() { f.runEnds(true, err) }()
 	stop := context.AfterFunc(ctx, func() { f.ep0.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	for {

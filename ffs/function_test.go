@@ -333,12 +333,12 @@ func TestSubmitCancelCycles(t *testing.T) {
 	var after resources
 	// The Run goroutine and the reaper exit asynchronously. Fewer than
 	// before is no leak: a goroutine of an earlier test may have ended.
+	// The deadline only guards a hang.
 	settled := func() bool { return after.fds <= before.fds && after.goroutines <= before.goroutines }
-	for range 50 {
-		if after = countResources(t); settled() {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if after = countResources(t); settled() || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	if !settled() {
 		t.Fatalf("resources before Open %+v, after Close %+v", before, after)
@@ -482,7 +482,7 @@ const (
 
 func TestControlRequests(t *testing.T) {
 	var mu sync.Mutex
-	var stored []byte
+	stored := make(chan []byte, 1)
 	var handlerErrs []error
 	cfg := Config{
 		OnControl: func(c *Control) error {
@@ -500,9 +500,7 @@ func TestControlRequests(t *testing.T) {
 				if _, err := c.Read(b); err != nil {
 					return err
 				}
-				mu.Lock()
-				stored = b
-				mu.Unlock()
+				stored <- b
 				return nil
 			case c.RequestType == 0x41 && c.Request == reqPoke:
 				return c.Ack()
@@ -529,18 +527,13 @@ func TestControlRequests(t *testing.T) {
 		t.Fatalf("OUT data stage: %v", err)
 	}
 	// The host's status stage can complete before the handler stores.
-	var got []byte
-	for range 100 {
-		mu.Lock()
-		got = stored
-		mu.Unlock()
-		if got != nil {
-			break
+	select {
+	case got := <-stored:
+		if !bytes.Equal(got, []byte{1, 2, 3, 4}) {
+			t.Fatalf("gadget received %v, want 1 2 3 4", got)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !bytes.Equal(got, []byte{1, 2, 3, 4}) {
-		t.Fatalf("gadget received %v, want 1 2 3 4", got)
+	case <-time.After(10 * time.Second): // only a hang guard
+		t.Fatal("the SET_VAL handler stored nothing 10 s after the host's request was answered")
 	}
 	if _, err := ctl(0x41, reqPoke, nil); err != nil {
 		t.Fatalf("no-data request: %v", err)

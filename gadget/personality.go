@@ -9,6 +9,7 @@ import (
 
 	"github.com/gadgetkit/gadgetkit/ffs"
 	"github.com/gadgetkit/gadgetkit/internal/config"
+	"github.com/gadgetkit/gadgetkit/internal/pattern"
 	"github.com/gadgetkit/gadgetkit/usb"
 )
 
@@ -168,16 +169,14 @@ func maxPacket(ep *ffs.EP) (int, error) {
 // ctx is done, with every request back in its pool.
 type session func(ctx context.Context) error
 
-// fillPattern writes gadget zero's IN pattern: zeros, or byte i of each
-// packet is i%63.
+// fillPattern writes gadget zero's IN pattern from the start of a request:
+// zeros, or pattern.GadgetZero(mp); PatternNone leaves buf as it is.
 func fillPattern(buf []byte, p config.Pattern, mp int) {
-	for i := range buf {
-		switch p {
-		case config.PatternZeros:
-			buf[i] = 0
-		case config.PatternMod63:
-			buf[i] = byte(i % mp % 63)
-		}
+	switch p {
+	case config.PatternZeros:
+		clear(buf)
+	case config.PatternMod63:
+		pattern.GadgetZero(mp).Fill(buf, 0)
 	}
 }
 

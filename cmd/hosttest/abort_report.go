@@ -10,6 +10,7 @@ import (
 
 	"github.com/gadgetkit/gadgetkit/internal/abortlog"
 	"github.com/gadgetkit/gadgetkit/internal/host"
+	"github.com/gadgetkit/gadgetkit/internal/pattern"
 )
 
 // reportFlags are abort --report's options.
@@ -72,11 +73,7 @@ func runReport(ctx context.Context, out io.Writer, d *host.Device, o host.Report
 	if err != nil {
 		return err
 	}
-	pat, err := host.ParsePattern(fmt.Sprintf("mod63/%d", p.MaxPacket))
-	if err != nil {
-		return err
-	}
-	o.Checker = &host.SourceSinkChecker{Pattern: pat}
+	o.Checker = &host.SourceSinkChecker{Pattern: pattern.GadgetZero(p.MaxPacket)}
 	var rows []abortlog.Row
 	var findings []host.Finding
 	if probe {

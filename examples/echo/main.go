@@ -5,7 +5,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log"
 	"os/signal"
@@ -36,18 +38,23 @@ func run(ctx context.Context, dir string) error {
 		return err
 	}
 	defer f.Close()
-	go f.Run(ctx)
-	for ctx.Err() == nil { // one pass per connection: wait for ENABLE, echo until cut
-		if err := f.WaitState(ctx, ffs.StateEnabled); err != nil {
-			return err
-		}
+	ctx, cancel := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- f.Run(ctx); cancel() }() // an ep0 failure stops the echo too
+	// One pass per connection: wait for ENABLE (WaitState fails once Run
+	// has returned), echo until cut.
+	for ctx.Err() == nil && f.WaitState(ctx, ffs.StateEnabled) == nil {
 		in, out := f.EP("ep2").NewWriter(ctx), f.EP("ep1").NewReader(ctx)
 		_, err := io.Copy(in, out) // ends with ffs.ErrShutdown when the host goes
 		log.Printf("echo stopped: %v", err)
 		in.Close()
 		out.Close()
 	}
-	return ctx.Err()
+	cancel()
+	if err := <-ran; !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("ep0: %w", err)
+	}
+	return nil // stopped by a signal
 }
 
 func main() {
@@ -55,5 +62,7 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	log.Fatal(run(ctx, *dir))
+	if err := run(ctx, *dir); err != nil {
+		log.Fatal(err) // exit status 1
+	}
 }

@@ -7,18 +7,19 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/gadgetkit/gadgetkit/internal/latency"
 )
 
-// Percentile is the nearest-rank p-th percentile (0 < p <= 100) of ds;
-// 0 for none.
+// Percentile is the nearest-rank p-th percentile (0 < p <= 100) of ds, as
+// latency.Percentile ranks it; 0 for none. ds is not changed.
 func Percentile(ds []time.Duration, p float64) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
-	rank := int(p/100*float64(len(s)) + 0.999999)
-	return s[min(max(rank, 1), len(s))-1]
+	return latency.Percentile(s, p)
 }
 
 // Row is one line of the report: a scenario and its verdict.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gadgetkit/gadgetkit/ffs"
+	"github.com/gadgetkit/gadgetkit/internal/latency"
 )
 
 // cancelRequestSize is the size of every pending read: above 64 bytes, and
@@ -104,7 +105,7 @@ func Cancellation(ctx context.Context, o CancelOptions) ([]CancelResult, []Disco
 			merge(&eng, c)
 			engLat = append(engLat, lat...)
 		}
-		anc.Latency, eng.Latency = Summarize(ancLat), Summarize(engLat)
+		anc.Latency, eng.Latency = latency.Summarize(ancLat), latency.Summarize(engLat)
 		cancels = append(cancels, anc, eng)
 	}
 	var discs []DisconnectResult
@@ -212,6 +213,6 @@ func disconnectLatency(ctx context.Context, rg *rig, depth, rounds int) (Disconn
 			return res, fmt.Errorf("bench: round %d: %w", round, err)
 		}
 	}
-	res.Latency = Summarize(lat)
+	res.Latency = latency.Summarize(lat)
 	return res, nil
 }

@@ -1,6 +1,10 @@
 package bench
 
-import "time"
+import (
+	"time"
+
+	"github.com/gadgetkit/gadgetkit/internal/latency"
+)
 
 // Run is everything one guest run measured; results.json holds one.
 type Run struct {
@@ -105,12 +109,7 @@ func (p Point) PerMiB(cpuSeconds float64) float64 {
 
 // Latency is a set of durations summarised in microseconds, percentiles by
 // nearest rank.
-type Latency struct {
-	Count int     `json:"count"`
-	P50   float64 `json:"p50_us"`
-	P99   float64 `json:"p99_us"`
-	Max   float64 `json:"max_us"`
-}
+type Latency = latency.Summary
 
 // CancelResult is the time from io_cancel to the reaped completion of a
 // pending OUT read on an idle endpoint, with Depth reads in flight.

@@ -2,38 +2,11 @@ package bench
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
-
-// Summarize returns the nearest-rank p50, p99 and max of samples (sorted in
-// place).
-func Summarize(samples []time.Duration) Latency {
-	if len(samples) == 0 {
-		return Latency{}
-	}
-	slices.Sort(samples)
-	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-	return Latency{
-		Count: len(samples),
-		P50:   us(Percentile(samples, 50)),
-		P99:   us(Percentile(samples, 99)),
-		Max:   us(samples[len(samples)-1]),
-	}
-}
-
-// Percentile returns the nearest-rank p-th percentile (0 < p <= 100) of
-// sorted (ascending, not empty): the smallest sample that at least p% of
-// the samples do not exceed.
-func Percentile(sorted []time.Duration, p float64) time.Duration {
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	return sorted[min(max(rank, 1), len(sorted))-1]
-}
 
 // userHZ is the unit of /proc times: USER_HZ is 100 on every Linux ABI.
 const userHZ = 100

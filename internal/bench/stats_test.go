@@ -5,38 +5,6 @@ import (
 	"time"
 )
 
-func TestPercentileNearestRank(t *testing.T) {
-	// 1..100 ms: the p-th percentile by nearest rank is p ms.
-	var s []time.Duration
-	for i := 100; i >= 1; i-- {
-		s = append(s, time.Duration(i)*time.Millisecond)
-	}
-	l := Summarize(s)
-	if l.Count != 100 || l.P50 != 50000 || l.P99 != 99000 || l.Max != 100000 {
-		t.Fatalf("Summarize(1..100ms) = %+v, want count 100, p50 50000us, p99 99000us, max 100000us", l)
-	}
-	for _, c := range []struct {
-		n    int
-		p    float64
-		want int // 1-based rank
-	}{
-		{1, 50, 1}, {1, 99, 1},
-		{2, 50, 1}, {2, 51, 2}, {2, 99, 2},
-		{3, 50, 2}, {10, 99, 10}, {200, 99, 198}, {1000, 99, 990},
-	} {
-		sorted := make([]time.Duration, c.n)
-		for i := range sorted {
-			sorted[i] = time.Duration(i + 1)
-		}
-		if got := Percentile(sorted, c.p); got != time.Duration(c.want) {
-			t.Errorf("Percentile(1..%d, %v) = rank %d, want %d", c.n, c.p, got, c.want)
-		}
-	}
-	if l := Summarize(nil); l != (Latency{}) {
-		t.Errorf("Summarize(nil) = %+v, want zero", l)
-	}
-}
-
 func TestParseStat(t *testing.T) {
 	// A comm with a space and a parenthesis: fields are counted from the
 	// last ')'. utime 250 and stime 50 ticks: 3 seconds.

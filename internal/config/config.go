@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/gadgetkit/gadgetkit/internal/pattern"
 	"github.com/gadgetkit/gadgetkit/usb"
 )
 
@@ -311,9 +312,9 @@ type Pattern int
 
 // Patterns.
 const (
-	PatternZeros Pattern = 0 // all zeros
-	PatternMod63 Pattern = 1 // byte i of each packet is i % 63
-	PatternNone  Pattern = 2 // whatever is in the buffer, not checked
+	PatternZeros Pattern = pattern.ParamZeros // all zeros
+	PatternMod63 Pattern = pattern.ParamMod63 // pattern.GadgetZero: byte i of a transfer is (i % wMaxPacketSize) % 63
+	PatternNone  Pattern = pattern.ParamNone  // whatever is in the buffer, not checked
 )
 
 // AbortOptions says which aborts the abort personality provokes and

@@ -3,6 +3,7 @@
 package faults
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -52,7 +53,9 @@ func TestKillWithIOInFlightThenRestart(t *testing.T) {
 	r.reopen()
 	r.check("first daemon")
 
-	// In flight: a write larger than both queues and a pending read.
+	// In flight: a write larger than both queues. It is moving once its
+	// first packet has come back, and cannot end before the host reads
+	// the rest.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	wrote := make(chan error, 1)
@@ -60,7 +63,18 @@ func TestKillWithIOInFlightThenRestart(t *testing.T) {
 		_, err := r.p.Out.WriteContext(ctx, make([]byte, 4<<20))
 		wrote <- err
 	}()
-	time.Sleep(500 * time.Millisecond)
+	echoCtx, echoDone := context.WithTimeout(ctx, 20*time.Second) // only a hang guard
+	echo := make([]byte, r.p.MaxPacket)
+	n, err := r.p.In.ReadContext(echoCtx, echo)
+	echoDone()
+	if err != nil || n == 0 || !bytes.Equal(echo[:n], make([]byte, n)) {
+		t.Fatalf("the echo of the write's first packet: %d bytes % x, %v", n, echo[:n], err)
+	}
+	select {
+	case err := <-wrote:
+		t.Fatalf("the 4 MiB write ended (%v) with the host reading one packet: nothing in flight to kill", err)
+	default:
+	}
 	if err := first.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

@@ -179,8 +179,8 @@ func (g AbortGadget) collect(ctx context.Context, seq uint64, keep func(abortlog
 type ReportOptions struct {
 	Interface int
 	// Checker proves the pipe after each scenario; gadgetd's abort
-	// personality sources and sinks mod63 per packet (SourceSinkChecker
-	// with Pattern mod63/wMaxPacketSize).
+	// personality sources and sinks gadget zero's mod63 (SourceSinkChecker
+	// with pattern.GadgetZero(wMaxPacketSize)).
 	Checker Checker
 	Depths  []int // gadget-cancel queue depths (default 1, 4, 16)
 	Sizes   []int // gadget-cancel request sizes, max-packet multiples (default 4 KiB, 64 KiB)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gadgetkit/gadgetkit/internal/latency"
 )
 
 // Reader is a bulk or interrupt IN pipe (*gousb.InEndpoint satisfies it).
@@ -205,7 +207,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	r := &BenchResult{RequestSize: o.RequestSize, InFlight: o.InFlight, Seconds: elapsed.Seconds()}
 	summary := func(d *benchDir) *DirResult {
 		n := int64(len(d.latencies))
-		dr := &DirResult{Bytes: d.bytes.Load(), Transfers: n, Latency: Summarize(d.latencies)}
+		dr := &DirResult{Bytes: d.bytes.Load(), Transfers: n, Latency: latency.Summarize(d.latencies)}
 		dr.MBPerSec, dr.TransfersSec = Rate(dr.Bytes, n, elapsed)
 		return dr
 	}

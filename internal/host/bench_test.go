@@ -5,6 +5,7 @@ package host
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,17 +56,53 @@ func TestBenchBytesLimit(t *testing.T) {
 	}
 }
 
+// blockingSink completes its first quick writes at once, then holds every
+// write until the run's context ends, like a transfer the host cannot
+// finish; it keeps the first such context.
+type blockingSink struct {
+	quick  atomic.Int64
+	mu     sync.Mutex
+	cutCtx context.Context
+}
+
+func (s *blockingSink) WriteContext(ctx context.Context, b []byte) (int, error) {
+	if s.quick.Add(-1) >= 0 {
+		return len(b), nil
+	}
+	s.mu.Lock()
+	if s.cutCtx == nil {
+		s.cutCtx = ctx
+	}
+	s.mu.Unlock()
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+// The Duration alone ends a run: the transfers it cuts short are neither
+// errors nor counted, and the context they saw ended by its deadline,
+// which is Duration after Bench was called.
 func TestBenchDuration(t *testing.T) {
-	start := time.Now()
-	r, err := Bench(context.Background(), BenchOptions{Out: &sink{}, RequestSize: 512, InFlight: 2, Duration: 100 * time.Millisecond})
+	out := &blockingSink{}
+	out.quick.Store(10)
+	called := time.Now()
+	r, err := Bench(context.Background(), BenchOptions{Out: out, RequestSize: 512, InFlight: 2, Duration: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if el := time.Since(start); el < 100*time.Millisecond || el > 2*time.Second {
-		t.Errorf("a 100ms bench took %v", el)
+	if r.In != nil || r.Out == nil || r.Out.Transfers != 10 || r.Out.Bytes != 10*512 || r.Out.Latency.Count != 10 {
+		t.Errorf("result %+v, want exactly the 10 transfers that completed", r.Out)
 	}
-	if r.In != nil || r.Out == nil || r.Out.Transfers == 0 {
-		t.Errorf("result %+v", r)
+	out.mu.Lock()
+	ctx := out.cutCtx
+	out.mu.Unlock()
+	if ctx == nil {
+		t.Fatal("no transfer was held until the end of the run")
+	}
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Errorf("the held transfers ended with %v, want the run's deadline", ctx.Err())
+	}
+	if dl, ok := ctx.Deadline(); !ok || dl.Before(called.Add(100*time.Millisecond)) {
+		t.Errorf("the run's deadline %v (set: %v) is less than 100ms after Bench was called at %v", dl, ok, called)
 	}
 }
 

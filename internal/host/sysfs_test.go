@@ -125,7 +125,7 @@ func TestWaitSysfsTimeout(t *testing.T) {
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("err = %v, want ErrNotFound", err)
 	}
-	if el := time.Since(start); el > 2*time.Second {
+	if el := time.Since(start); el > 10*time.Second { // only a hang guard
 		t.Errorf("WaitSysfs returned after %v, deadline was 100ms", el)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/gadgetkit/gadgetkit/internal/pattern"
 )
 
 // Pattern is the data usbtest writes and expects to read back (its
@@ -15,8 +17,8 @@ type Pattern int
 // The patterns usbtest knows; gadget zero's SourceSink has the same two
 // (its "pattern" attribute).
 const (
-	PatternZeros Pattern = 0 // all zeroes
-	PatternMod63 Pattern = 1 // byte i of each packet is i % 63
+	PatternZeros Pattern = pattern.ParamZeros // all zeroes
+	PatternMod63 Pattern = pattern.ParamMod63 // pattern.GadgetZero: byte i of a transfer is (i % wMaxPacketSize) % 63
 )
 
 func (p Pattern) String() string {
