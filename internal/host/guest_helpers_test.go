@@ -36,7 +36,7 @@ func kernelFunction(t *testing.T, fn string, attrs map[string]string) (*guest.Ga
 	if err := g.Bind(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	d, err := Open(ctx, Options{Selector: Selector{Serial: g.Serial}})
 	if err != nil {

@@ -60,7 +60,7 @@ func TestGuestVerifyCatchesChangedGadget(t *testing.T) {
 	if err := g.Bind(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	d, err := Open(ctx, Options{Selector: Selector{Serial: g.Serial}})
 	if err != nil {

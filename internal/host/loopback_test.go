@@ -13,7 +13,7 @@ import (
 func TestLoopbackFake(t *testing.T) {
 	const mp, bufLen = 512, 4096
 	f := newFakeLoopback(mp, bufLen)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sizes := append(DefaultLoopbackSizes(mp, bufLen), 8192, 4096, 0, 512)
 	rounds, err := Loopback(ctx, f, f, LoopbackOptions{
@@ -44,7 +44,7 @@ func TestLoopbackCatchesCorruption(t *testing.T) {
 			p[100] ^= 1
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	_, err := Loopback(ctx, f, f, LoopbackOptions{Sizes: []int{20000}, MaxPacket: 512, Pattern: Pattern{Kind: PatternMod63}})
 	var me *MismatchError
@@ -58,7 +58,7 @@ func TestLoopbackCatchesCorruption(t *testing.T) {
 func TestLoopbackStaleData(t *testing.T) {
 	f := newFakeLoopback(512, 4096)
 	f.packets = [][]byte{make([]byte, 100)}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	_, err := Loopback(ctx, f, f, LoopbackOptions{Sizes: []int{10}, MaxPacket: 512, Pattern: Pattern{Kind: PatternZero}})
 	if err == nil || !strings.Contains(err.Error(), "stale") {
