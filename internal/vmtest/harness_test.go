@@ -130,7 +130,8 @@ func TestHarnessFailsHungGuest(t *testing.T) {
 	for timeout := time.Minute; ; timeout *= 2 {
 		res, err := Run(context.Background(), Options{
 			Kernel: k, Init: init, Argv: []string{script(t, "echo started; sleep 600\n")},
-			Stdout: &bytes.Buffer{}, Timeout: timeout,
+			// No guest-side payload timeout: the run must end by the host's.
+			Stdout: &bytes.Buffer{}, Timeout: timeout, PayloadTimeout: -1,
 		})
 		if !errors.Is(err, ErrGuest) || !strings.Contains(err.Error(), "no result within "+timeout.String()) {
 			t.Fatalf("err = %v, want ErrGuest at the %v timeout", err, timeout)

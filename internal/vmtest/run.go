@@ -53,11 +53,16 @@ type Options struct {
 	Dummy   DummyHCD
 	OutDir  string        // host directory receiving the guest's /vmtest/out (GADGETKIT_OUT)
 	Timeout time.Duration // whole run, boot included (default 10 min)
-	Stdout  io.Writer     // payload output, streamed live (default os.Stdout)
-	Console string        // keep the kernel console log here; default: a temp file kept only on failure
-	Memory  int           // MiB (default 1024)
-	CPUs    int           // default 2
-	KVM     bool          // use -accel kvm (opt-in: it fails on some hosts)
+	// PayloadTimeout is when the guest's init kills the payload (SIGQUIT for
+	// a goroutine dump, then SIGKILL) and reports it: 0 means 30 s before
+	// Timeout, so that the payload's own dump arrives before the whole run
+	// is given up; < 0 means never (only Timeout ends a payload that hangs).
+	PayloadTimeout time.Duration
+	Stdout         io.Writer // payload output, streamed live (default os.Stdout)
+	Console        string    // keep the kernel console log here; default: a temp file kept only on failure
+	Memory         int       // MiB (default 1024)
+	CPUs           int       // default 2
+	KVM            bool      // use -accel kvm (opt-in: it fails on some hosts)
 	// KernelArgs are appended to the kernel command line (GADGETKIT_VM_APPEND,
 	// vmtest run --append), e.g. init_on_alloc=0.
 	KernelArgs []string
@@ -261,6 +266,16 @@ func runOnce(ctx context.Context, o Options, qemu, initrd string, start time.Tim
 	return res, nil
 }
 
+func payloadTimeout(o Options) time.Duration {
+	switch {
+	case o.PayloadTimeout < 0:
+		return 0
+	case o.PayloadTimeout > 0:
+		return o.PayloadTimeout
+	}
+	return o.Timeout - 30*time.Second
+}
+
 func buildInitramfs(dst string, o Options) error {
 	f, err := os.Create(dst)
 	if err != nil {
@@ -322,7 +337,7 @@ func buildInitramfs(dst string, o Options) error {
 		Env:       o.Env,
 		Load:      load,
 		Params:    map[string]string{"dummy_hcd": o.Dummy.params()},
-		TimeoutMS: (o.Timeout - 30*time.Second).Milliseconds(),
+		TimeoutMS: payloadTimeout(o).Milliseconds(),
 	}
 	js, err := json.Marshal(sp)
 	if err != nil {
