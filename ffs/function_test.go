@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -107,18 +106,10 @@ func (r *rig) openHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	num := func(attr string) int {
-		b, err := os.ReadFile(filepath.Join(dev, attr))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
+	node, err := guest.DevNode(dev)
+	if err != nil {
+		t.Fatal(err)
 	}
-	node := fmt.Sprintf("/dev/bus/usb/%03d/%03d", num("busnum"), num("devnum"))
 	r.host, err = unix.Open(node, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatalf("open %s: %v", node, err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -131,8 +130,7 @@ func goTestJSON(ctx context.Context, goArgs []string, dir, choice string) (map[s
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	var all bytes.Buffer
-	dec := json.NewDecoder(io.TeeReader(pipe, io.MultiWriter(jsonFile, &all)))
+	dec := json.NewDecoder(io.TeeReader(pipe, jsonFile))
 	for {
 		var ev struct{ Action, Package, Test, Output string }
 		if err := dec.Decode(&ev); err != nil {
@@ -147,7 +145,10 @@ func goTestJSON(ctx context.Context, goArgs []string, dir, choice string) (map[s
 	}
 	io.Copy(io.Discard, pipe)
 	waitErr := cmd.Wait()
-	res, err := vmtest.ParseTestJSON(&all)
+	if _, err := jsonFile.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	res, err := vmtest.ParseTestJSON(jsonFile)
 	if err != nil {
 		return res, err
 	}

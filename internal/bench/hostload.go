@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,28 +72,4 @@ func HostLoad(ctx context.Context, node string, pipes []Pipe, size, inFlight int
 	r := HostLoadResult{Bytes: bytes.Load(), Seconds: el}
 	r.MBps = float64(r.Bytes) / 1e6 / el
 	return r, firstErr
-}
-
-// usbfsNode is the usbfs device node of the host device at sysfs dir.
-func usbfsNode(dir string) (string, error) {
-	read := func(name string) (string, error) {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		return strings.TrimSpace(string(b)), err
-	}
-	bus, err := read("busnum")
-	if err != nil {
-		return "", err
-	}
-	dev, err := read("devnum")
-	if err != nil {
-		return "", err
-	}
-	var b, d int
-	if _, err := fmt.Sscan(bus, &b); err != nil {
-		return "", fmt.Errorf("%s/busnum %q: %w", dir, bus, err)
-	}
-	if _, err := fmt.Sscan(dev, &d); err != nil {
-		return "", fmt.Errorf("%s/devnum %q: %w", dir, dev, err)
-	}
-	return fmt.Sprintf("/dev/bus/usb/%03d/%03d", b, d), nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
 	"os"
 	"os/exec"
 	"runtime"
@@ -160,7 +161,7 @@ func scalePairs(ctx context.Context, o ScaleOptions, udc string, n int) (res Sca
 
 	args := []string{"hostload", "--size", strconv.Itoa(o.RequestSize), "--in-flight", strconv.Itoa(o.InFlight), "--duration", o.Duration.String()}
 	dir := HostDevice(rg.serial)
-	node, err := usbfsNode(dir)
+	node, err := guest.DevNode(dir)
 	if err != nil {
 		res.Err = err.Error()
 		return res

@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -166,18 +164,10 @@ func (r *rig) openHost() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	num := func(attr string) int {
-		b, err := os.ReadFile(filepath.Join(dev, attr))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
+	node, err := guest.DevNode(dev)
+	if err != nil {
+		t.Fatal(err)
 	}
-	node := fmt.Sprintf("/dev/bus/usb/%03d/%03d", num("busnum"), num("devnum"))
 	if r.host, err = unix.Open(node, unix.O_RDWR|unix.O_CLOEXEC, 0); err != nil {
 		t.Fatalf("open %s: %v", node, err)
 	}

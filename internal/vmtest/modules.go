@@ -260,6 +260,9 @@ func ResolveModules(root string, want, optional []string) ([]Module, map[string]
 		if builtin[name] {
 			return nil, nil
 		}
+		if deps, ok := infos[name]; ok { // each optional module's closure walks the rest again
+			return deps, nil
+		}
 		p, ok := idx[name]
 		if !ok {
 			return nil, fmt.Errorf("kernel %s has no module %s (no %s.ko under %s, not in modules.builtin)", release, name, name, root)

@@ -302,6 +302,22 @@ func WaitHostDevice(serial string, timeout time.Duration) (string, error) {
 	}
 }
 
+// DevNode returns the usbfs node (/dev/bus/usb/BBB/DDD) of the host-side
+// device whose sysfs directory is dir (WaitHostDevice's answer).
+func DevNode(dir string) (string, error) {
+	var num [2]int
+	for i, attr := range []string{"busnum", "devnum"} {
+		b, err := os.ReadFile(filepath.Join(dir, attr))
+		if err != nil {
+			return "", err
+		}
+		if num[i], err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
+			return "", fmt.Errorf("%s/%s: %w", dir, attr, err)
+		}
+	}
+	return fmt.Sprintf("/dev/bus/usb/%03d/%03d", num[0], num[1]), nil
+}
+
 // WaitHostGone waits until no device with this serial number is enumerated.
 func WaitHostGone(serial string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
