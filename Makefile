@@ -1,6 +1,6 @@
 # gadgetkit: one entry point for building, testing and demonstrating.
 #   make test   install what is missing, then every test: host tests directly,
-#               kernel tests in a QEMU guest (see internal/vmtest)
+#               kernel tests in a QEMU guest (see vmtest)
 #   make demo   the main job: a gadget on dummy_hcd with the host peer talking to it
 #   make bench  gadgetd vs the kernel's SourceSink in one guest (docs/benchmarks.md)
 #   make test-kernels  the kernel-facing packages on Debian's 5.10, 6.1, 6.12
@@ -38,12 +38,12 @@ kernels: $(VMTEST)
 # The packages whose tests run in the guest: what the toolkit relies on from
 # the kernel, shown on each kernel gadget firmware ships on.
 KERNEL_PKGS := ./ffs ./configfs ./gadget ./cmd/gadgetd ./cmd/hosttest ./cmd/testusb ./examples/echo \
-	./internal/e2e ./internal/faults ./internal/host ./internal/usbtest ./internal/conformance
+	./internal/e2e ./internal/faults ./host ./internal/usbtest ./internal/conformance
 KERNELS     ?= bullseye,bookworm,trixie,sid
 comma       := ,
 
 # The gadget side must cross-build without cgo for firmware; the gousb host
-# peer (internal/host, cmd/hosttest and the tests that use it) is cgo-only
+# peer (host, cmd/hosttest and the tests that use it) is cgo-only
 # by build constraint, so the whole module builds and vets either way.
 build: $(VMTEST)
 	$(GO) build ./...

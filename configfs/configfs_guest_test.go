@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // The guest's usbcore enumerates what is bound to dummy_udc.0; these IDs

@@ -13,9 +13,9 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"github.com/gadgetkit/gadgetkit/internal/aio"
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/internal/linux"
 	"github.com/gadgetkit/gadgetkit/usb"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 )
@@ -327,7 +327,7 @@ func openHostDevice(t *testing.T, dev string) *hostDevice {
 // in performs an IN control transfer of at most size bytes.
 func (h *hostDevice) in(rt, req uint8, value, index uint16, size int) ([]byte, error) {
 	buf := make([]byte, size)
-	n, err := aio.USBControl(h.fd, rt, req, value, index, buf, 2000)
+	n, err := linux.USBControl(h.fd, rt, req, value, index, buf, 2000)
 	if err != nil {
 		return nil, fmt.Errorf("control %#02x %#02x %#04x %#04x: %w", rt, req, value, index, err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gadgetkit/gadgetkit/internal/aio"
+	"github.com/gadgetkit/gadgetkit/internal/linux"
 	"github.com/gadgetkit/gadgetkit/usb"
 )
 
@@ -25,10 +25,10 @@ const (
 // its eventfd, the goroutine that reaps its completions, and the pinned
 // memory of every request. See doc.go for why there is one per Function.
 type engine struct {
-	actx  aio.Context
+	actx  linux.Context
 	efd   int
 	efile *os.File
-	mem   *aio.Region
+	mem   *linux.Region
 	reqs  []*Request // indexed by aio_data
 	// userRing: completions are read from the ring without a system call.
 	userRing bool
@@ -38,7 +38,7 @@ type engine struct {
 	// the ring itself instead of waiting for the reaper to be scheduled.
 	// It guards events and seq, so completions are numbered in ring order.
 	reapMu sync.Mutex
-	events []aio.Event
+	events []linux.Event
 	// ringGone is set under reapMu before io_destroy unmaps the ring.
 	ringGone bool
 
@@ -79,7 +79,7 @@ type EP struct {
 	reqs      []*Request
 
 	batchMu sync.Mutex
-	batch   []*aio.IOCB // SubmitBatch's argument to io_submit, QueueDepth long
+	batch   []*linux.IOCB // SubmitBatch's argument to io_submit, QueueDepth long
 
 	// errs are the errors of the completions that end transfers in normal
 	// operation (cancel, disable, halt), made once: a cancel or a
@@ -112,7 +112,7 @@ func (ep *EP) makeErrs() {
 type Request struct {
 	ep      *EP
 	idx     uint64
-	cb      *aio.IOCB
+	cb      *linux.IOCB
 	buf     []byte
 	done    chan struct{} // one token per completion
 	pending bool          // submitted and not yet waited for (owner only)
@@ -135,22 +135,22 @@ func newEngine(eps []*EP, depth, size int) (*engine, error) {
 	if total == 0 {
 		total = 1 // io_setup rejects 0; a function without data endpoints still gets a context
 	}
-	cbBytes := (total*aio.IOCBSize + page - 1) / page * page
+	cbBytes := (total*linux.IOCBSize + page - 1) / page * page
 	e := &engine{
-		events:     make([]aio.Event, total),
+		events:     make([]linux.Event, total),
 		closing:    make(chan struct{}),
 		reaperDone: make(chan struct{}),
 		drained:    make(chan struct{}, 1),
 	}
 	var err error
-	if e.actx, err = aio.Setup(total); err != nil {
+	if e.actx, err = linux.Setup(total); err != nil {
 		return nil, err
 	}
-	if e.efd, e.efile, err = aio.NewEventfd(); err != nil {
+	if e.efd, e.efile, err = linux.NewEventfd(); err != nil {
 		e.actx.Destroy()
 		return nil, err
 	}
-	if e.mem, err = aio.Map(cbBytes + len(eps)*depth*size); err != nil {
+	if e.mem, err = linux.Map(cbBytes + len(eps)*depth*size); err != nil {
 		e.efile.Close()
 		e.actx.Destroy()
 		return nil, err
@@ -162,7 +162,7 @@ func newEngine(eps []*EP, depth, size int) (*engine, error) {
 		ep.eng = e
 		ep.free = make(chan *Request, depth)
 		ep.drained = make(chan struct{}, 1)
-		ep.batch = make([]*aio.IOCB, 0, depth)
+		ep.batch = make([]*linux.IOCB, 0, depth)
 		ep.makeErrs()
 		for range depth {
 			i := len(e.reqs)
@@ -206,9 +206,9 @@ func (e *engine) reap() {
 			if e.userRing {
 				return e.actx.RingPending()
 			}
-			return aio.ReadEventfd(int(fd))
+			return linux.ReadEventfd(int(fd))
 		}
-		aio.ReadEventfd(int(fd)) // EAGAIN: a spurious wakeup, drain anyway
+		linux.ReadEventfd(int(fd)) // EAGAIN: a spurious wakeup, drain anyway
 		return true
 	}
 	for {
@@ -272,7 +272,7 @@ func (e *engine) reapSome() int {
 	return n
 }
 
-func (e *engine) complete(ev *aio.Event) {
+func (e *engine) complete(ev *linux.Event) {
 	if ev.Data >= uint64(len(e.reqs)) {
 		e.unexpected.Add(1)
 		return

@@ -1,7 +1,7 @@
 package ffs
 
 // Kernel tests: they run in the vmtest guest against dummy_hcd, with the
-// guest's own usbcore as the host and usbfs (internal/aio) as the host peer.
+// guest's own usbcore as the host and usbfs (internal/linux) as the host peer.
 
 import (
 	"bytes"
@@ -20,9 +20,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gadgetkit/gadgetkit/internal/aio"
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/internal/linux"
 	"github.com/gadgetkit/gadgetkit/usb"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // testDescriptors is one vendor interface with bulk OUT 1 (ep1) and bulk
@@ -129,8 +129,8 @@ func (r *rig) openHost(t *testing.T) {
 }
 
 // hostWrite sends p to the gadget's OUT endpoint; hostRead reads from IN.
-func (r *rig) hostWrite(p []byte) (int, error) { return aio.USBBulk(r.host, r.hostOut, p, 5000) }
-func (r *rig) hostRead(p []byte) (int, error)  { return aio.USBBulk(r.host, r.hostIn, p, 5000) }
+func (r *rig) hostWrite(p []byte) (int, error) { return linux.USBBulk(r.host, r.hostOut, p, 5000) }
+func (r *rig) hostRead(p []byte) (int, error)  { return linux.USBBulk(r.host, r.hostIn, p, 5000) }
 
 func isCancelled(err error) bool {
 	return errors.Is(err, ErrCancelled) && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EINTR))
@@ -436,7 +436,7 @@ func TestDisconnectWithFullQueueThenResume(t *testing.T) {
 		t.Fatalf("read while disconnected: %v, want ErrNotEnabled", err)
 	}
 	// Debian 6.1's dummy_hcd leaves ep0 mute after soft_connect connect
-	// (see internal/vmtest/guest), so reconnect by rebinding: the Function
+	// (see vmtest/guest), so reconnect by rebinding: the Function
 	// and its open files carry on.
 	if err := guest.SoftConnect(udc, true); err != nil {
 		t.Fatal(err)
@@ -508,7 +508,7 @@ func TestControlRequests(t *testing.T) {
 	}
 	r := newRig(t, cfg)
 	ctl := func(rt, req uint8, data []byte) (int, error) {
-		return aio.USBControl(r.host, rt, req, 0, 0, data, 2000)
+		return linux.USBControl(r.host, rt, req, 0, 0, data, 2000)
 	}
 	buf := make([]byte, 8)
 	if n, err := ctl(0xc1, reqGetID, buf); err != nil || string(buf[:n]) != "gadgetkt" {
@@ -713,10 +713,10 @@ func TestStaleSetup(t *testing.T) {
 	}
 	r := newRig(t, cfg)
 	b := make([]byte, 1)
-	if _, err := aio.USBControl(r.host, 0xc1, 0x10, 0, 0, b, 50); !errors.Is(err, syscall.ETIMEDOUT) {
+	if _, err := linux.USBControl(r.host, 0xc1, 0x10, 0, 0, b, 50); !errors.Is(err, syscall.ETIMEDOUT) {
 		t.Fatalf("slow request: %v, want the host to time out", err)
 	}
-	if n, err := aio.USBControl(r.host, 0xc1, 0x11, 0, 0, b, 3000); err != nil || n != 1 || b[0] != 0x11 {
+	if n, err := linux.USBControl(r.host, 0xc1, 0x11, 0, 0, b, 3000); err != nil || n != 1 || b[0] != 0x11 {
 		t.Fatalf("request after the stale one: %v %v", b[:n], err)
 	}
 	select {

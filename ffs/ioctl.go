@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gadgetkit/gadgetkit/internal/aio"
+	"github.com/gadgetkit/gadgetkit/internal/linux"
 	"github.com/gadgetkit/gadgetkit/usb"
 )
 
@@ -109,7 +109,7 @@ func (ep *EP) HostAddress() (usb.EndpointAddress, error) {
 // (FUNCTIONFS_ENDPOINT_DESC), available once enabled.
 func (ep *EP) Descriptor() ([]byte, error) {
 	buf := make([]byte, 9)
-	if _, err := aio.IoctlBuf(ep.fd, ioctlEndpointDesc, buf); err != nil {
+	if _, err := linux.IoctlBuf(ep.fd, ioctlEndpointDesc, buf); err != nil {
 		return nil, ep.epErr("FUNCTIONFS_ENDPOINT_DESC", err)
 	}
 	return buf[:max(7, min(int(buf[0]), 9))], nil
@@ -134,7 +134,7 @@ func (f *Function) InterfaceIndex(number uint8) (int, error) {
 	var n int
 	var ierr error
 	err := f.ep0raw.Control(func(fd uintptr) {
-		n, ierr = aio.IoctlArg(int(fd), ioctlInterfaceRevmap, uintptr(number))
+		n, ierr = linux.IoctlArg(int(fd), ioctlInterfaceRevmap, uintptr(number))
 	})
 	if err == nil {
 		err = ierr

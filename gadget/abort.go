@@ -13,9 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/ffs"
 	"github.com/gadgetkit/gadgetkit/internal/abortlog"
-	"github.com/gadgetkit/gadgetkit/internal/config"
 )
 
 // recentRecords is how many records the status shows; the rest are

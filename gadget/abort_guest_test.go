@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/internal/abortlog"
-	"github.com/gadgetkit/gadgetkit/internal/config"
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // startAbort serves configs/abort.yaml with the given policies and the

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/ffs"
 	"github.com/gadgetkit/gadgetkit/internal/abortlog"
-	"github.com/gadgetkit/gadgetkit/internal/config"
 )
 
 // fakeStage plays the host and the kernel for one control request. It

@@ -3,8 +3,8 @@ package gadget
 import (
 	"strings"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/configfs"
-	"github.com/gadgetkit/gadgetkit/internal/config"
 	"github.com/gadgetkit/gadgetkit/usb"
 )
 

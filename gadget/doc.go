@@ -1,5 +1,5 @@
 // Package gadget is gadgetd's logic: it turns a gadget file (package
-// internal/config) into a running USB gadget and takes it down again
+// config) into a running USB gadget and takes it down again
 // without leaving anything behind.
 //
 // Start validates the file without touching the kernel (Check), removes

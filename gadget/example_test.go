@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/gadget"
-	"github.com/gadgetkit/gadgetkit/internal/config"
 )
 
 // Run is gadgetd run: make the gadget of a file, serve it until SIGTERM,

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/ffs"
-	"github.com/gadgetkit/gadgetkit/internal/config"
 )
 
 // function is one FunctionFS function being served.

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/gadgetkit/gadgetkit/internal/config"
+	"github.com/gadgetkit/gadgetkit/config"
 )
 
 // envHelper makes the test binary act as a gadgetd run (see runHelper), so

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/ffs"
-	"github.com/gadgetkit/gadgetkit/internal/config"
 	"github.com/gadgetkit/gadgetkit/internal/pattern"
 	"github.com/gadgetkit/gadgetkit/usb"
 )

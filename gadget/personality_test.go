@@ -7,8 +7,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/ffs"
-	"github.com/gadgetkit/gadgetkit/internal/config"
 )
 
 func TestPatternMod63RestartsEveryPacket(t *testing.T) {

@@ -21,8 +21,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/configfs"
-	"github.com/gadgetkit/gadgetkit/internal/config"
 )
 
 // envWorker marks the process Run starts as its worker (see IsWorker).

@@ -8,8 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/gadget"
-	"github.com/gadgetkit/gadgetkit/internal/config"
 )
 
 // Run with a User is gadgetd run --user: this process stays root for

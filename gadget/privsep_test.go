@@ -13,8 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/configfs"
-	"github.com/gadgetkit/gadgetkit/internal/config"
 )
 
 func TestParseUser(t *testing.T) {

@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/configfs"
 	"github.com/gadgetkit/gadgetkit/ffs"
-	"github.com/gadgetkit/gadgetkit/internal/config"
 )
 
 // Options change where and how a gadget is made. The zero value uses the

@@ -31,9 +31,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/configfs"
 	"github.com/gadgetkit/gadgetkit/gadget"
-	"github.com/gadgetkit/gadgetkit/internal/config"
 )
 
 // usageError marks errors that exit with status 2.

@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/gadgetkit/gadgetkit/host"
 	"github.com/gadgetkit/gadgetkit/internal/abortlog"
-	"github.com/gadgetkit/gadgetkit/internal/host"
 	"github.com/gadgetkit/gadgetkit/internal/pattern"
 )
 

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gadgetkit/gadgetkit/internal/host"
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/host"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // kernelGadget builds and binds a gadget with one kernel function (fn is

@@ -32,7 +32,7 @@ import (
 	"github.com/google/gousb"
 	"github.com/spf13/cobra"
 
-	"github.com/gadgetkit/gadgetkit/internal/host"
+	"github.com/gadgetkit/gadgetkit/host"
 )
 
 // Exit statuses.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/gousb"
 
-	"github.com/gadgetkit/gadgetkit/internal/host"
+	"github.com/gadgetkit/gadgetkit/host"
 )
 
 func runArgs(t *testing.T, args ...string) (code int, stdout, stderr string) {

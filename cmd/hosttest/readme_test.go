@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/gadgetkit/gadgetkit/internal/host"
+	"github.com/gadgetkit/gadgetkit/host"
 )
 
 // The README's bench --json example must parse into host.BenchResult with

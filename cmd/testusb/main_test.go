@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/gadgetkit/gadgetkit/internal/usbtest"
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 func execute(args ...string) (stdout, stderr string, err error) {

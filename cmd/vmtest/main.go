@@ -21,7 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gadgetkit/gadgetkit/internal/vmtest"
+	"github.com/gadgetkit/gadgetkit/vmtest"
 )
 
 const usage = `vmtest boots Debian's stock kernel under QEMU with dummy_hcd, configfs and

@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gadgetkit/gadgetkit/internal/vmtest"
+	"github.com/gadgetkit/gadgetkit/vmtest"
 )
 
 const matrixUsage = `usage: vmtest matrix [--kernels LIST] [--out DIR] [GO TEST FLAGS as -flag=value] PACKAGES...

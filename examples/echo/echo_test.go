@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gadgetkit/gadgetkit/internal/aio"
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/internal/linux"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 func TestEcho(t *testing.T) {
@@ -58,10 +58,10 @@ func TestEcho(t *testing.T) {
 	}
 	defer unix.Close(fd)
 	v := make([]byte, 2)
-	if n, err := aio.USBControl(fd, 0xc1, 1, 0, 0, v, 2000); err != nil || n != 2 || v[0] != 1 {
+	if n, err := linux.USBControl(fd, 0xc1, 1, 0, 0, v, 2000); err != nil || n != 2 || v[0] != 1 {
 		t.Fatalf("version request: %v %v", v[:n], err)
 	}
-	if _, err := aio.USBControl(fd, 0xc1, 9, 0, 0, v, 2000); err == nil {
+	if _, err := linux.USBControl(fd, 0xc1, 9, 0, 0, v, 2000); err == nil {
 		t.Fatal("unknown request was not stalled")
 	}
 	// dummy_hcd gives the OUT endpoint 0x02 and the IN one 0x81.
@@ -77,11 +77,11 @@ func TestEcho(t *testing.T) {
 		}
 	}
 	msg := []byte("hello, echo")
-	if _, err := aio.USBBulk(fd, out, msg, 2000); err != nil {
+	if _, err := linux.USBBulk(fd, out, msg, 2000); err != nil {
 		t.Fatal(err)
 	}
 	back := make([]byte, 512)
-	n, err := aio.USBBulk(fd, in, back, 2000)
+	n, err := linux.USBBulk(fd, in, back, 2000)
 	if err != nil || string(back[:n]) != string(msg) {
 		t.Fatalf("echo: %q, %v", back[:n], err)
 	}

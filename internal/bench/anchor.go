@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gadgetkit/gadgetkit/internal/aio"
+	"github.com/gadgetkit/gadgetkit/internal/linux"
 )
 
 // anchorTimeout bounds one blocking io_getevents of the anchor: a hang
@@ -32,13 +32,13 @@ func anchorLatency(path string, depth, n int) (CancelResult, []time.Duration, er
 		return res, nil, fmt.Errorf("bench: anchor: open %s: %w", path, err)
 	}
 	defer unix.Close(fd)
-	actx, err := aio.Setup(depth)
+	actx, err := linux.Setup(depth)
 	if err != nil {
 		return res, nil, fmt.Errorf("bench: anchor: %w", err)
 	}
 	page := os.Getpagesize()
-	cbBytes := (depth*aio.IOCBSize + page - 1) / page * page
-	mem, err := aio.Map(cbBytes + depth*cancelRequestSize)
+	cbBytes := (depth*linux.IOCBSize + page - 1) / page * page
+	mem, err := linux.Map(cbBytes + depth*cancelRequestSize)
 	if err != nil {
 		actx.Destroy()
 		return res, nil, fmt.Errorf("bench: anchor: %w", err)
@@ -48,7 +48,7 @@ func anchorLatency(path string, depth, n int) (CancelResult, []time.Duration, er
 	defer func() { actx.Destroy(); mem.Unmap() }()
 	cbs := mem.IOCBs(0, depth)
 	bufs := mem.Bytes()[cbBytes:]
-	ptrs := make([]*aio.IOCB, depth)
+	ptrs := make([]*linux.IOCB, depth)
 	for i := range cbs {
 		cbs[i].PrepRead(fd, bufs[i*cancelRequestSize:(i+1)*cancelRequestSize], uint64(i), -1)
 		ptrs[i] = &cbs[i]
@@ -56,7 +56,7 @@ func anchorLatency(path string, depth, n int) (CancelResult, []time.Duration, er
 	if got, err := actx.Submit(ptrs); err != nil || got != depth {
 		return res, nil, fmt.Errorf("bench: anchor: io_submit of %d reads on %s: %d queued, %v", depth, path, got, err)
 	}
-	events := make([]aio.Event, 1)
+	events := make([]linux.Event, 1)
 	lat := make([]time.Duration, 0, n)
 	for i := range n {
 		k := i % depth
@@ -89,7 +89,7 @@ func anchorLatency(path string, depth, n int) (CancelResult, []time.Duration, er
 
 // getEvent blocks in io_getevents for one completion, again when a signal
 // (the Go runtime's, to this thread) interrupts it.
-func getEvent(actx aio.Context, events []aio.Event) (int, error) {
+func getEvent(actx linux.Context, events []linux.Event) (int, error) {
 	for {
 		got, err := actx.GetEvents(1, events, &anchorTimeout)
 		if !errors.Is(err, syscall.EINTR) {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gadgetkit/gadgetkit/internal/config"
+	"github.com/gadgetkit/gadgetkit/config"
 )
 
 // The gadgetd files the sweep writes are valid gadget files with the

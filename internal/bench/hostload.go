@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gadgetkit/gadgetkit/internal/aio"
+	"github.com/gadgetkit/gadgetkit/internal/linux"
 )
 
 // Pipe is one bulk pair as the host addresses it.
@@ -54,7 +54,7 @@ func HostLoad(ctx context.Context, node string, pipes []Pipe, size, inFlight int
 					for runCtx.Err() == nil {
 						var n int
 						var err error
-						rc.Control(func(fd uintptr) { n, err = aio.USBBulk(int(fd), ep, buf, 10000) })
+						rc.Control(func(fd uintptr) { n, err = linux.USBBulk(int(fd), ep, buf, 10000) })
 						if err != nil {
 							once.Do(func() { firstErr = fmt.Errorf("bulk endpoint %#02x: %w", ep, err); stop() })
 							return

@@ -15,17 +15,17 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gadgetkit/gadgetkit/internal/aio"
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/internal/linux"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // poison fills an io_event so that any write by the kernel shows.
-func poison() aio.Event {
-	return aio.Event{Data: 0x5a5a5a5a5a5a5a5a, Obj: 0x5a5a5a5a5a5a5a5a, Res: 0x5a5a5a5a5a5a5a5a, Res2: 0x5a5a5a5a5a5a5a5a}
+func poison() linux.Event {
+	return linux.Event{Data: 0x5a5a5a5a5a5a5a5a, Obj: 0x5a5a5a5a5a5a5a5a, Res: 0x5a5a5a5a5a5a5a5a, Res2: 0x5a5a5a5a5a5a5a5a}
 }
 
 // res2Shape says what res2 was relative to res.
-func res2Shape(ev aio.Event) (string, bool) {
+func res2Shape(ev linux.Event) (string, bool) {
 	switch ev.Res2 {
 	case 0:
 		return "0", true
@@ -51,7 +51,7 @@ func TestCancelPending(t *testing.T) {
 
 	var res2s []string
 	for i, dir := range []string{"OUT", "IN"} {
-		var cb *aio.IOCB
+		var cb *linux.IOCB
 		if dir == "OUT" {
 			cb = r.read(i, 4096)
 		} else {
@@ -158,8 +158,8 @@ func TestCancelInvalidArguments(t *testing.T) {
 		null.see("(the specification says EFAULT)")
 	}
 
-	errZero := aio.Context(0).CancelAt(pending.Addr(), &res)
-	dead, err := aio.Setup(1)
+	errZero := linux.Context(0).CancelAt(pending.Addr(), &res)
+	dead, err := linux.Setup(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,8 +239,8 @@ func cancelInOtherProcess(t *testing.T, r *rig) otherResult {
 		t.Fatalf("the other process: %v", err)
 	}
 	res := poison()
-	out := otherResult{err: aio.Context(ctx).CancelAt(r.cb(0).Addr(), &res)}
-	errTheirs := aio.Context(ctx).CancelAt(iocb, &res)
+	out := otherResult{err: linux.Context(ctx).CancelAt(r.cb(0).Addr(), &res)}
+	errTheirs := linux.Context(ctx).CancelAt(iocb, &res)
 	fmt.Fprintln(stdin, "go")
 	report := line()
 	stdin.Close()
@@ -264,12 +264,12 @@ func otherProcess(ep string) int {
 		return fail(err)
 	}
 	defer unix.Close(fd)
-	ctx, err := aio.Setup(1)
+	ctx, err := linux.Setup(1)
 	if err != nil {
 		return fail(err)
 	}
 	defer ctx.Destroy()
-	mem, err := aio.Map(8192)
+	mem, err := linux.Map(8192)
 	if err != nil {
 		return fail(err)
 	}
@@ -283,12 +283,12 @@ func otherProcess(ep string) int {
 	if !in.Scan() {
 		return fail(errors.New("no go-ahead"))
 	}
-	evs := make([]aio.Event, 1)
+	evs := make([]linux.Event, 1)
 	if n, _ := ctx.GetEvents(0, evs, &unix.Timespec{}); n != 0 {
 		fmt.Printf("completed %s\n", resName(evs[0].Res))
 		return 0
 	}
-	var res aio.Event
+	var res linux.Event
 	cerr := ctx.CancelAt(cb.Addr(), &res)
 	ts := unix.NsecToTimespec(int64(guard))
 	n, err := ctx.GetEvents(1, evs, &ts)
@@ -314,7 +314,7 @@ func TestPartialOut(t *testing.T) {
 	// The host's transfer is done, so the packet is in the gadget's request,
 	// which waits for more: nothing in the ring.
 	r.posted()
-	var res aio.Event
+	var res linux.Event
 	err := r.ctx.CancelAt(cb.Addr(), &res)
 	ev := r.events(1)[0]
 	kept := r.buf(0, 4096)
@@ -362,7 +362,7 @@ func TestCancelRace(t *testing.T) {
 		for i := 0; i < rounds && time.Now().Before(budget) && !o.bad; i++ {
 			ran++
 			p := pattern(512, byte(i))
-			var cb *aio.IOCB
+			var cb *linux.IOCB
 			var host <-chan hostResult
 			if dir == "OUT" {
 				fill(r.buf(0, 512), 0)
@@ -376,7 +376,7 @@ func TestCancelRace(t *testing.T) {
 			spin := time.Duration(i%25) * 40 * time.Microsecond
 			for start := time.Now(); time.Since(start) < spin; {
 			}
-			var res aio.Event
+			var res linux.Event
 			err := r.ctx.CancelAt(cb.Addr(), &res)
 			ev := r.events(1)[0]
 			switch {
@@ -437,7 +437,7 @@ func TestDestroyPending(t *testing.T) {
 		o.depart("io_destroy with two requests pending failed: %v", err)
 		return
 	}
-	if r.ctx, err = aio.Setup(nIOCBs); err != nil {
+	if r.ctx, err = linux.Setup(nIOCBs); err != nil {
 		t.Fatal(err)
 	}
 	p := pattern(700, 11)
@@ -469,7 +469,7 @@ func TestDestroyPending(t *testing.T) {
 // checks every completion.
 func shutdown(t *testing.T, r *rig, o *obs, end func() error) {
 	t.Helper()
-	var cbs []*aio.IOCB
+	var cbs []*linux.IOCB
 	for i := range 4 {
 		cbs = append(cbs, r.read(i, 4096), r.write(4+i, 4096))
 	}
@@ -498,7 +498,7 @@ func shutdown(t *testing.T, r *rig, o *obs, end func() error) {
 	o.see("8 requests (4 OUT, 4 IN): %s", strings.Join(seen, ", "))
 	var errs []string
 	for _, cb := range cbs {
-		var res aio.Event
+		var res linux.Event
 		if err := r.ctx.CancelAt(cb.Addr(), &res); !errors.Is(err, unix.EINVAL) {
 			errs = append(errs, errnoName(err))
 		}
@@ -580,15 +580,15 @@ func TestUserRing(t *testing.T) {
 		return
 	}
 	o.see("known header")
-	cbs := []*aio.IOCB{r.read(0, 4096), r.write(1, 4096)}
+	cbs := []*linux.IOCB{r.read(0, 4096), r.write(1, 4096)}
 	r.posted()
 	r.drainEventfd()
 	for _, cb := range cbs {
-		if err := r.ctx.CancelAt(cb.Addr(), new(aio.Event)); !cancelOK(err) {
+		if err := r.ctx.CancelAt(cb.Addr(), new(linux.Event)); !cancelOK(err) {
 			t.Fatalf("io_cancel: %s", errnoName(err))
 		}
 	}
-	evs := make([]aio.Event, 4)
+	evs := make([]linux.Event, 4)
 	got := 0
 	for got < len(cbs) {
 		if n := r.ctx.ReapRing(evs[got:]); n > 0 {
@@ -622,11 +622,11 @@ func TestIoUring(t *testing.T) {
 	r := newRig(t)
 	rd := observe(t, "io-uring-read")
 	cn := observe(t, "io-uring-cancel")
-	ring, err := aio.NewUring(4)
+	ring, err := linux.NewUring(4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	efd, efile, err := aio.NewEventfd()
+	efd, efile, err := linux.NewEventfd()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -651,7 +651,7 @@ func TestIoUring(t *testing.T) {
 	}
 	buf := r.buf(0, 4096)
 	fill(buf, 0xee)
-	if err := u.Submit(aio.UringSQE{Opcode: aio.UringOpRead, FD: int32(r.outFD), Addr: aio.BufAddr(buf), Len: 4096, UserData: 1}); err != nil {
+	if err := u.Submit(linux.UringSQE{Opcode: linux.UringOpRead, FD: int32(r.outFD), Addr: linux.BufAddr(buf), Len: 4096, UserData: 1}); err != nil {
 		t.Fatal(err)
 	}
 	first := pattern(512, 5)
@@ -666,7 +666,7 @@ func TestIoUring(t *testing.T) {
 	}
 	rd.see("queued in the UDC (took the host's first full packet), still pending")
 
-	if err := u.Submit(aio.UringSQE{Opcode: aio.UringOpAsyncCancel, FD: -1, Addr: 1, UserData: 2}); err != nil {
+	if err := u.Submit(linux.UringSQE{Opcode: linux.UringOpAsyncCancel, FD: -1, Addr: 1, UserData: 2}); err != nil {
 		t.Fatal(err)
 	}
 	cres, ok := u.wait(t, 2)
@@ -717,19 +717,19 @@ func TestIoUring(t *testing.T) {
 // uring is the io_uring under test with the eventfd its completions
 // signal and the completions reaped but not yet asked for.
 type uring struct {
-	*aio.Uring
+	*linux.Uring
 	efile *os.File
-	seen  []aio.UringCQE
+	seen  []linux.UringCQE
 }
 
-func (u *uring) reapAll() []aio.UringCQE {
-	cqes := make([]aio.UringCQE, 8)
+func (u *uring) reapAll() []linux.UringCQE {
+	cqes := make([]linux.UringCQE, 8)
 	n := u.Reap(cqes)
 	return cqes[:n]
 }
 
 // wait waits (through the eventfd) for the completion with userData.
-func (u *uring) wait(t *testing.T, userData uint64) (aio.UringCQE, bool) {
+func (u *uring) wait(t *testing.T, userData uint64) (linux.UringCQE, bool) {
 	t.Helper()
 	deadline := time.Now().Add(guard)
 	for {
@@ -745,7 +745,7 @@ func (u *uring) wait(t *testing.T, userData uint64) (aio.UringCQE, bool) {
 		}
 		var b [8]byte
 		if _, err := u.efile.Read(b[:]); err != nil {
-			return aio.UringCQE{}, false
+			return linux.UringCQE{}, false
 		}
 	}
 }
@@ -766,7 +766,7 @@ func TestDMABuf(t *testing.T) {
 	}
 	dbuf := -1
 	if exporter != "" {
-		fd, err := aio.NewUdmabuf(64 << 10)
+		fd, err := linux.NewUdmabuf(64 << 10)
 		if err != nil {
 			o.see("udmabuf: %v", err)
 		} else {
@@ -784,11 +784,11 @@ func TestDMABuf(t *testing.T) {
 		name string
 		fd   int
 	}{{"OUT", r.outFD}, {"IN", r.inFD}} {
-		err := aio.FFSDMABufAttach(ep.fd, dbuf)
+		err := linux.FFSDMABufAttach(ep.fd, dbuf)
 		o.see("%s with %s: %s", ep.name, exporter, errnoName(err))
 		switch {
 		case err == nil:
-			if derr := aio.FFSDMABufDetach(ep.fd, dbuf); derr != nil {
+			if derr := linux.FFSDMABufDetach(ep.fd, dbuf); derr != nil {
 				o.depart("attached, but detach failed: %v", derr)
 			}
 		case errors.Is(err, unix.ENOTTY), errors.Is(err, unix.EPERM):

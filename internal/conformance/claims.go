@@ -16,7 +16,7 @@ var Claims = []Claim{
 	{"aio-ring", "the completion ring mapped at the context's address has the known aio_ring header (magic 0xa10a10a1, 32 bytes, no incompatible features); cancelled requests' events read straight from it are whole, and io_getevents then finds none (the kernel sees the head move)",
 		"ffs reaps from the ring when the header is the known one and falls back to io_getevents otherwise (decided at run time)"},
 	{"result-untouched", "io_cancel does not write its result argument (the event always goes to the ring)",
-		"the result argument is never read; aio.Cancel passes a writable scratch event"},
+		"the result argument is never read; linux.Cancel passes a writable scratch event"},
 	{"res2", "io_event.res2 of a cancelled and of a completed USB request (reading suggests it repeats res on 5.10 and is 0 from 6.1 on)",
 		"nothing: ffs ignores res2 (a value other than 0 or res is recorded as unknown and fails)"},
 	{"cancel-twice", "a second io_cancel of the same iocb, before and after its completion is reaped, returns EINVAL and posts nothing",

@@ -14,10 +14,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gadgetkit/gadgetkit/ffs"
-	"github.com/gadgetkit/gadgetkit/internal/aio"
+	"github.com/gadgetkit/gadgetkit/internal/linux"
 	"github.com/gadgetkit/gadgetkit/internal/testkit"
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
 	"github.com/gadgetkit/gadgetkit/usb"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // A generous hang guard for a loaded 2-core machine under -race, and for
@@ -43,10 +43,10 @@ type rig struct {
 	udc             string
 	outPath, inPath string
 	outFD, inFD     int
-	ctx             aio.Context
+	ctx             linux.Context
 	efd             int
 	efile           *os.File
-	mem             *aio.Region
+	mem             *linux.Region
 	host            int
 	hostOut, hostIn uint8
 }
@@ -136,13 +136,13 @@ func newRig(t *testing.T) *rig {
 			t.Fatalf("open %s: %v", p.path, err)
 		}
 	}
-	if r.ctx, err = aio.Setup(nIOCBs); err != nil {
+	if r.ctx, err = linux.Setup(nIOCBs); err != nil {
 		t.Fatal(err)
 	}
-	if r.efd, r.efile, err = aio.NewEventfd(); err != nil {
+	if r.efd, r.efile, err = linux.NewEventfd(); err != nil {
 		t.Fatal(err)
 	}
-	if r.mem, err = aio.Map(regionSz); err != nil {
+	if r.mem, err = linux.Map(regionSz); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.Bind(); err != nil {
@@ -183,11 +183,11 @@ func (r *rig) openHost() {
 }
 
 // cb is iocb i; buf is buffer i's first n bytes.
-func (r *rig) cb(i int) *aio.IOCB  { return &r.mem.IOCBs(i*aio.IOCBSize, 1)[0] }
-func (r *rig) buf(i, n int) []byte { return r.mem.Bytes()[4096+i*bufSize : 4096+i*bufSize+n] }
+func (r *rig) cb(i int) *linux.IOCB { return &r.mem.IOCBs(i*linux.IOCBSize, 1)[0] }
+func (r *rig) buf(i, n int) []byte  { return r.mem.Bytes()[4096+i*bufSize : 4096+i*bufSize+n] }
 
 // read submits iocb i: a read of n bytes from the OUT endpoint into buffer i.
-func (r *rig) read(i, n int) *aio.IOCB {
+func (r *rig) read(i, n int) *linux.IOCB {
 	r.t.Helper()
 	cb := r.cb(i)
 	cb.PrepRead(r.outFD, r.buf(i, n), uint64(i), r.efd)
@@ -198,7 +198,7 @@ func (r *rig) read(i, n int) *aio.IOCB {
 }
 
 // write submits iocb i: a write of n bytes of buffer i to the IN endpoint.
-func (r *rig) write(i, n int) *aio.IOCB {
+func (r *rig) write(i, n int) *linux.IOCB {
 	r.t.Helper()
 	cb := r.cb(i)
 	cb.PrepWrite(r.inFD, r.buf(i, n), uint64(i), r.efd)
@@ -210,9 +210,9 @@ func (r *rig) write(i, n int) *aio.IOCB {
 
 // events reaps exactly n completions, failing the test if they do not all
 // arrive within the guard.
-func (r *rig) events(n int) []aio.Event {
+func (r *rig) events(n int) []linux.Event {
 	r.t.Helper()
-	evs := make([]aio.Event, n)
+	evs := make([]linux.Event, n)
 	got := 0
 	deadline := time.Now().Add(guard)
 	for got < n {
@@ -234,7 +234,7 @@ func (r *rig) events(n int) []aio.Event {
 // io_getevents with a zero timeout answers EINTR instead of 0 when the ring
 // is empty and a signal is pending (Go's preemption signal, often).
 func (r *rig) posted() int {
-	var evs [nIOCBs]aio.Event
+	var evs [nIOCBs]linux.Event
 	n, err := r.ctx.GetEvents(0, evs[:], &unix.Timespec{})
 	if err != nil && !errors.Is(err, unix.EINTR) {
 		r.t.Fatal(err)
@@ -265,7 +265,7 @@ func (r *rig) signalled() bool {
 // hostWrite sends p to the OUT endpoint in one bulk transfer; it returns
 // once the gadget's requests have taken all of it (or the timeout).
 func (r *rig) hostWrite(p []byte) (int, error) {
-	return aio.USBBulk(r.host, r.hostOut, p, uint32(guard/time.Millisecond))
+	return linux.USBBulk(r.host, r.hostOut, p, uint32(guard/time.Millisecond))
 }
 
 // hostResult is what an asynchronous host transfer ended with.
@@ -293,7 +293,7 @@ func (r *rig) hostReadAsync(n int) <-chan hostResult {
 	done := make(chan hostResult, 1)
 	go func() {
 		b := make([]byte, n)
-		k, err := aio.USBBulk(r.host, r.hostIn, b, uint32(guard/time.Millisecond))
+		k, err := linux.USBBulk(r.host, r.hostIn, b, uint32(guard/time.Millisecond))
 		done <- hostResult{data: b[:k], err: err}
 	}()
 	return done

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/gadget"
+	"github.com/gadgetkit/gadgetkit/host"
 	"github.com/gadgetkit/gadgetkit/internal/abortlog"
-	"github.com/gadgetkit/gadgetkit/internal/config"
-	"github.com/gadgetkit/gadgetkit/internal/host"
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // TestAbortReport runs hosttest's abort matrix against configs/abort.yaml:

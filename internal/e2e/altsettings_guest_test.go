@@ -17,11 +17,11 @@ import (
 
 	"github.com/google/gousb"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/gadget"
-	"github.com/gadgetkit/gadgetkit/internal/config"
-	"github.com/gadgetkit/gadgetkit/internal/host"
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/host"
 	"github.com/gadgetkit/gadgetkit/usb"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // altsFile is a loopback whose one interface has a bulk pair on setting 0

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/gadget"
-	"github.com/gadgetkit/gadgetkit/internal/config"
-	"github.com/gadgetkit/gadgetkit/internal/host"
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/host"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // serve starts the gadget of a file in configs/ and opens it from the host

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/gadget"
-	"github.com/gadgetkit/gadgetkit/internal/config"
 	"github.com/gadgetkit/gadgetkit/internal/usbtest"
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // startShipped starts gadgetd's gadget package on configs/sourcesink.yaml,

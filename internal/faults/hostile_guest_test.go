@@ -21,7 +21,7 @@ import (
 	"github.com/gadgetkit/gadgetkit/gadget"
 	"github.com/gadgetkit/gadgetkit/internal/testkit"
 	"github.com/gadgetkit/gadgetkit/internal/usbtest"
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // outcome of one control request as the host sees it.

@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/gadget"
-	"github.com/gadgetkit/gadgetkit/internal/config"
 )
 
 // envDaemon makes the test binary act as a gadgetd run of the file it

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/gousb"
 
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // rounds is how often each fault is injected: the usage after the first

@@ -15,7 +15,7 @@ import (
 
 	"github.com/gadgetkit/gadgetkit/configfs"
 	"github.com/gadgetkit/gadgetkit/internal/testkit"
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // daemonProc runs this test binary as a gadgetd of configs/loopback.yaml

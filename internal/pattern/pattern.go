@@ -1,7 +1,7 @@
 // Package pattern is the one home of the data patterns both ends of a
 // test stream agree on: gadget zero's (all zeros, and mod63) and a seeded
 // pseudo-random one. The gadget side (gadget's sourcesink and abort
-// personalities) and the host side (internal/host, hosttest) both fill and
+// personalities) and the host side (host, hosttest) both fill and
 // check through it; it is pure Go.
 package pattern
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // kernelGadget binds a configfs gadget with one kernel function (its

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gadgetkit/gadgetkit/internal/aio"
+	"github.com/gadgetkit/gadgetkit/internal/linux"
 )
 
 // Status is a test's outcome.
@@ -152,7 +152,7 @@ func (c *Conn) Run(ctx context.Context, p Params) (Result, error) {
 		return Result{}, err
 	}
 	type done struct {
-		param aio.USBTestParam
+		param linux.USBTestParam
 		err   error
 	}
 	ch := make(chan done, 1)
@@ -160,13 +160,13 @@ func (c *Conn) Run(ctx context.Context, p Params) (Result, error) {
 	c.running = running
 	go func() {
 		var d done
-		d.param = aio.USBTestParam{
+		d.param = linux.USBTestParam{
 			TestNum: uint32(p.Test), Iterations: p.Iterations, Length: p.Length,
 			Vary: p.Vary, SGLen: p.SGLen,
 		}
 		// Control holds a reference on the fd, so a Close meanwhile
 		// cannot let the number be reused under the running ioctl.
-		if cerr := rc.Control(func(fd uintptr) { d.err = aio.USBTestRequest(int(fd), c.dev.Ifnum, &d.param) }); cerr != nil {
+		if cerr := rc.Control(func(fd uintptr) { d.err = linux.USBTestRequest(int(fd), c.dev.Ifnum, &d.param) }); cerr != nil {
 			d.err = cerr
 		}
 		close(running) // before the result, so the next Run never sees it busy

@@ -81,7 +81,7 @@ func TestNeedsGuest(t *testing.T) {
 		}
 		return out
 	}
-	with := build("with", "package main\nimport (\"testing\"; \"github.com/gadgetkit/gadgetkit/internal/vmtest/guest\")\nfunc main() { testing.Main(nil, []testing.InternalTest{{\"T\", func(t *testing.T) { guest.Require(t) }}}, nil, nil) }\n")
+	with := build("with", "package main\nimport (\"testing\"; \"github.com/gadgetkit/gadgetkit/vmtest/guest\")\nfunc main() { testing.Main(nil, []testing.InternalTest{{\"T\", func(t *testing.T) { guest.Require(t) }}}, nil, nil) }\n")
 	without := build("without", "package main\nfunc main() {}\n")
 	if ok, err := NeedsGuest(with); err != nil || !ok {
 		t.Errorf("NeedsGuest(with Require) = %v, %v; want true", ok, err)

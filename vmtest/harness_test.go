@@ -74,7 +74,7 @@ func TestHarnessReportsExitStatusAndResults(t *testing.T) {
 	}
 	root, _ := ModuleRoot(".")
 	bin := filepath.Join(t.TempDir(), "guest.test")
-	build := exec.Command("go", "test", "-c", "-o", bin, "./internal/vmtest/guest")
+	build := exec.Command("go", "test", "-c", "-o", bin, "./vmtest/guest")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build guest tests: %v\n%s", err, out)

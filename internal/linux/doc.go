@@ -1,4 +1,4 @@
-// Package aio is the only place in gadgetkit that makes raw system calls or
+// Package linux is the only place in gadgetkit that makes raw system calls or
 // uses unsafe. It wraps Linux kernel AIO (io_setup, io_submit, io_getevents,
 // io_cancel, io_destroy) with the kernel's struct iocb and struct io_event
 // laid out exactly as <linux/aio_abi.h> declares them on either endianness,
@@ -14,4 +14,4 @@
 // the matching completion has been reaped; Map returns memory outside the Go
 // heap so that this contract is explicit: nothing moves it and nothing frees
 // it except Region.Unmap.
-package aio
+package linux

@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 	"golang.org/x/sys/unix"
 )
 

@@ -12,7 +12,7 @@ import (
 )
 
 // examplesDir holds the example gadget files, relative to this package.
-const examplesDir = "../../configs"
+const examplesDir = "../configs"
 
 func parseFile(t *testing.T, path string) *Config {
 	t.Helper()

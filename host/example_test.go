@@ -8,7 +8,7 @@ import (
 	"log"
 	"time"
 
-	"github.com/gadgetkit/gadgetkit/internal/host"
+	"github.com/gadgetkit/gadgetkit/host"
 )
 
 // Find a loopback gadget by serial number, wait for it, and round-trip

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gadgetkit/gadgetkit/internal/config"
+	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/usb"
 )
 

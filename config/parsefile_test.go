@@ -21,7 +21,7 @@ func TestParseFile(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), path+":1: ") {
 		t.Fatalf("ParseFile of a bad file: %v, want an error starting %q", err, path+":1: ")
 	}
-	c, err := ParseFile(filepath.Join("..", "..", "configs", "loopback.yaml"))
+	c, err := ParseFile(filepath.Join("..", "configs", "loopback.yaml"))
 	if err != nil || c.Gadget.Name == "" {
 		t.Fatalf("ParseFile(configs/loopback.yaml) = %+v, %v", c, err)
 	}

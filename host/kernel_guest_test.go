@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
 	"github.com/gadgetkit/gadgetkit/usb"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // kernelSourceSink is what the host must see from guest.NewGadget's

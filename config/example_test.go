@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/gadgetkit/gadgetkit/internal/config"
+	"github.com/gadgetkit/gadgetkit/config"
 )
 
 func ExampleParse() {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gadgetkit/gadgetkit/internal/vmtest/guest"
+	"github.com/gadgetkit/gadgetkit/vmtest/guest"
 )
 
 // kernelFunction builds and binds a one-function configfs gadget ("SourceSink"
