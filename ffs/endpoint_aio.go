@@ -325,12 +325,17 @@ func (ep *EP) QueueDepth() int { return len(ep.reqs) }
 func (ep *EP) RequestSize() int { return len(ep.reqs[0].buf) }
 
 // Get takes a free request from the endpoint's pool, waiting for one until
-// ctx is done or the Function is closed.
+// ctx is done or the Function is closed. A ctx already done gives its error
+// even when a request is free, so Read, Write and the streams never submit
+// a transfer only to cancel it.
 func (ep *EP) Get(ctx context.Context) (*Request, error) {
 	select {
 	case <-ep.eng.closing:
 		return nil, ErrClosed
 	default:
+	}
+	if err := ctx.Err(); err != nil { // submitting only to cancel would cost two system calls
+		return nil, err
 	}
 	var r *Request
 	select {

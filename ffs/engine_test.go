@@ -493,3 +493,32 @@ func TestSwapBuffers(t *testing.T) {
 		t.Fatalf("the IN side wrote %q, %v; want what OUT read", b, err)
 	}
 }
+
+// A done context ends Read and Write before any io_submit: submitting only
+// to cancel would cost two system calls and, on a real endpoint, a round
+// trip through the UDC driver for a transfer nobody waits for.
+func TestDoneContextSubmitsNothing(t *testing.T) {
+	dir := t.TempDir()
+	out := fileEP(t, filepath.Join(dir, "ep1"), usb.Address(1, usb.Out))
+	in := fileEP(t, filepath.Join(dir, "ep2"), usb.Address(2, usb.In))
+	e := startEngine(t, []*EP{out, in}, 2, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	buf := make([]byte, 100)
+	if _, err := out.Read(ctx, buf); !errors.Is(err, context.Canceled) {
+		t.Errorf("Read(done ctx): %v, want context.Canceled", err)
+	}
+	if _, err := in.Write(ctx, []byte("x")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Write(done ctx): %v, want context.Canceled", err)
+	}
+	if n, err := out.NewReader(ctx).Read(buf); n != 0 || !errors.Is(err, context.Canceled) {
+		t.Errorf("Reader.Read(done ctx): %d, %v, want context.Canceled", n, err)
+	}
+	if s, c := e.submitted.Load(), e.cancels.Load(); s != 0 || c != 0 {
+		t.Errorf("%d submitted and %d cancelled for transfers on a done context, want none", s, c)
+	}
+	// The requests are all back in the pool.
+	if _, err := in.Write(context.Background(), []byte("x")); err != nil {
+		t.Errorf("Write after: %v", err)
+	}
+}

@@ -182,14 +182,22 @@ func (f *Function) WaitState(ctx context.Context, want State) error {
 		f.mu.Lock()
 		s, changed, ended, runErr := f.state, f.changed, f.ended, f.runErr
 		f.mu.Unlock()
-		if s == want {
+		// A done ctx wins, and a Run that has returned stops the wait even
+		// in the state wanted: that state is no longer followed, and a
+		// serving loop (for WaitState(ctx, StateEnabled) == nil { ... })
+		// must end rather than spin.
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("ffs: waiting for state %v (now %v): %w", want, s, err)
+		}
+		switch {
+		case s == StateClosed && want == StateClosed:
 			return nil
-		}
-		if s == StateClosed {
+		case s == StateClosed:
 			return ErrClosed
-		}
-		if ended {
+		case ended:
 			return fmt.Errorf("ffs: waiting for state %v (now %v): Run returned: %w", want, s, runErr)
+		case s == want:
+			return nil
 		}
 		select {
 		case <-changed:

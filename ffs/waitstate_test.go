@@ -64,3 +64,40 @@ func TestWaitStateAfterRunsContextEnds(t *testing.T) {
 		t.Fatalf("WaitState after Run's context ended: %v, want context.Canceled from Run", err)
 	}
 }
+
+// A serving loop, for WaitState(ctx, StateEnabled) == nil { serve }, must end
+// when Run has returned or ctx is done, even though the last state seen is
+// the one it waits for: returning nil there made such a loop spin (found by
+// examples/checksum, whose Serve did exactly this).
+func TestWaitStateEndsAServingLoop(t *testing.T) {
+	fn, peer := runnable(t)
+	record := func(typ byte) []byte { return []byte{0, 0, 0, 0, 0, 0, 0, 0, typ, 0, 0, 0} }
+	runCtx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- fn.Run(runCtx) }()
+	for _, ev := range []EventType{EventBind, EventEnable} {
+		if _, err := unix.Write(peer, record(byte(ev))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a hang guard only
+	defer cancel()
+	if err := fn.WaitState(ctx, StateEnabled); err != nil {
+		t.Fatalf("waiting for ENABLE: %v", err)
+	}
+	done, doneCancel := context.WithCancel(context.Background())
+	doneCancel()
+	if err := fn.WaitState(done, StateEnabled); !errors.Is(err, context.Canceled) {
+		t.Errorf("WaitState(done ctx) in the state wanted: %v, want context.Canceled", err)
+	}
+	stop()
+	if err := <-ran; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	if fn.State() != StateEnabled {
+		t.Fatalf("state %v after Run returned, want the last seen (enabled)", fn.State())
+	}
+	if err := fn.WaitState(ctx, StateEnabled); !errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		t.Errorf("WaitState(enabled) after Run returned in that state: %v, want Run's context.Canceled", err)
+	}
+}
