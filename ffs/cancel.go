@@ -149,7 +149,7 @@ wait:
 	for _, r := range e.reqs {
 		if r.inKernel.Load() {
 			r.inKernel.Store(false)
-			r.res = -int64(syscall.ESHUTDOWN)
+			r.res, r.res2 = -int64(syscall.ESHUTDOWN), 0
 			r.ep.inflight.Add(-1)
 			e.inflight.Add(-1)
 			r.done <- struct{}{}

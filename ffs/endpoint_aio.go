@@ -122,6 +122,7 @@ type Request struct {
 
 	// Written by the reaper before the token is sent on done.
 	res       int64
+	res2      int64
 	seq       uint64
 	cancelErr syscall.Errno
 }
@@ -282,7 +283,7 @@ func (e *engine) complete(ev *linux.Event) {
 		e.unexpected.Add(1)
 		return
 	}
-	r.res = ev.Res
+	r.res, r.res2 = ev.Res, ev.Res2
 	e.seq++
 	r.seq = e.seq
 	r.inKernel.Store(false)
@@ -537,6 +538,12 @@ func (r *Request) Seq() uint64 { return r.seq }
 // RawResult is the res field of the request's last completion: bytes moved
 // or a negative errno (-104 for a cancelled transfer).
 func (r *Request) RawResult() int64 { return r.res }
+
+// Res2 is the res2 field of the request's last completion. It is
+// kernel-defined and ffs does not use it: 5.10's f_fs repeats res there,
+// and from 5.16 on (so on 6.1 and later) fs/aio always writes 0. A
+// completion ffs made up itself (a request io_destroy swallowed) has 0.
+func (r *Request) Res2() int64 { return r.res2 }
 
 // result turns the last completion into bytes and an error.
 func (r *Request) result() (int, error) {

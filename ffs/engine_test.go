@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gadgetkit/gadgetkit/internal/linux"
 	"github.com/gadgetkit/gadgetkit/usb"
 )
 
@@ -520,5 +521,38 @@ func TestDoneContextSubmitsNothing(t *testing.T) {
 	// The requests are all back in the pool.
 	if _, err := in.Write(context.Background(), []byte("x")); err != nil {
 		t.Errorf("Write after: %v", err)
+	}
+}
+
+// TestRes2IsTheEventsRes2 hands the engine completions whose res2 is what
+// 5.10 writes (res repeated) and what 6.1 writes (0): Res2 reports the
+// event's field, not res and not a constant.
+func TestRes2IsTheEventsRes2(t *testing.T) {
+	out := fileEP(t, filepath.Join(t.TempDir(), "ep1"), usb.Address(1, usb.Out))
+	e := startEngine(t, []*EP{out}, 1, 512)
+	ctx := context.Background()
+	for _, ev := range []linux.Event{{Res: -104, Res2: -104}, {Res: 512, Res2: 0}, {Res: -108, Res2: 7}} {
+		r, err := out.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.prep(512) // counted in flight as io_submit would; the event below completes it
+		r.submitted()
+		ev.Data = r.idx
+		e.complete(&ev)
+		r.Wait(ctx)
+		if r.RawResult() != ev.Res || r.Res2() != ev.Res2 {
+			t.Errorf("event res %d res2 %d: RawResult %d, Res2 %d", ev.Res, ev.Res2, r.RawResult(), r.Res2())
+		}
+		r.Release()
+	}
+}
+
+// TestDMABufProbeOnAFile: a file that is not an endpoint knows no
+// FunctionFS ioctl, so the probe reaches the kernel and names its ENOTTY.
+func TestDMABufProbeOnAFile(t *testing.T) {
+	ep := fileEP(t, filepath.Join(t.TempDir(), "ep1"), usb.Address(1, usb.In))
+	if got := ep.DMABufProbe(); got != syscall.ENOTTY {
+		t.Fatalf("DMABufProbe on a regular file = %v (%d), want ENOTTY", got, int(got))
 	}
 }

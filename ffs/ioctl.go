@@ -144,3 +144,23 @@ func (f *Function) InterfaceIndex(number uint8) (int, error) {
 	}
 	return n, nil
 }
+
+// DMABufProbe asks whether the endpoint could take a DMA-BUF, without one:
+// it issues FUNCTIONFS_DMABUF_ATTACH with fd -1, which attaches nothing,
+// and returns the errno. f_fs (6.9 and later) refuses a UDC without
+// scatter-gather before it looks at the fd, so the answer tells the cases
+// apart: ENOTTY, the kernel has no FunctionFS DMA-BUF (before 6.9); EPERM,
+// it has, but the UDC does not do scatter-gather (dummy_hcd); EBADF, it is
+// supported (a real DMA-BUF would be tried). Before 6.9 f_fs waits for the
+// endpoint to be enabled before it rejects an unknown ioctl, so a disabled
+// endpoint answers EAGAIN there (ffs opens endpoints O_NONBLOCK: it never
+// blocks). The ioctl cannot succeed; 0 is returned only if a kernel
+// accepted fd -1.
+func (ep *EP) DMABufProbe() syscall.Errno {
+	err := linux.FFSDMABufAttach(ep.fd, -1)
+	var errno syscall.Errno
+	if err != nil && !errors.As(err, &errno) {
+		errno = syscall.EINVAL // not an errno at all: cannot happen with a raw ioctl
+	}
+	return errno
+}

@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/ffs"
 	"github.com/gadgetkit/gadgetkit/internal/abortlog"
+	"golang.org/x/sys/unix"
 )
 
 // recentRecords is how many records the status shows; the rest are
@@ -36,6 +38,10 @@ type aborter struct {
 
 	mu   sync.Mutex
 	cmds map[string]chan hostCommand // endpoint file name -> its serving loop, while a session runs
+
+	// dmabuf runs ffs.EP.DMABufProbe on the endpoint file name; false
+	// when the function has no such endpoint. Set once before ep0 runs.
+	dmabuf func(name string) (syscall.Errno, bool)
 }
 
 // hostCommand is a vendor request for one endpoint's loop.
@@ -144,6 +150,8 @@ func (a *aborter) control(c *ffs.Control) error {
 		}
 		a.paused.Store(c.Value == 0)
 		return nil
+	case abortlog.RequestDMABuf:
+		return a.answerDMABuf(c)
 	case abortlog.RequestCancel, abortlog.RequestShape:
 		name := fmt.Sprintf("ep%d", c.Index)
 		a.mu.Lock()
@@ -170,6 +178,36 @@ func (a *aborter) control(c *ffs.Control) error {
 		return nil
 	}
 	return fmt.Errorf("unsupported control request %v", c.Setup)
+}
+
+// answerDMABuf runs the DMA-BUF probe on the endpoint the request names
+// and answers the errno's name. It needs the endpoint file, not a serving
+// loop; the ioctl does not block (the file is O_NONBLOCK, and the fd -1
+// is refused before anything could wait).
+func (a *aborter) answerDMABuf(c *ffs.Control) error {
+	name := fmt.Sprintf("ep%d", c.Index)
+	if !c.IsIn() {
+		return fmt.Errorf("abort dmabuf request for %s: bmRequestType %#02x is OUT, want IN", name, c.RequestType)
+	}
+	if a.dmabuf == nil {
+		return fmt.Errorf("abort dmabuf request for %s (wIndex %d): no such endpoint", name, c.Index)
+	}
+	errno, ok := a.dmabuf(name)
+	if !ok {
+		return fmt.Errorf("abort dmabuf request for %s (wIndex %d): no such endpoint", name, c.Index)
+	}
+	answer := unix.ErrnoName(errno)
+	switch {
+	case errno == 0:
+		answer = "0"
+	case answer == "":
+		answer = fmt.Sprintf("errno %d", int(errno))
+	}
+	if int(c.Length) < len(answer) {
+		return fmt.Errorf("abort dmabuf request for %s: wLength %d is short of the answer %q", name, c.Length, answer)
+	}
+	a.log.Info("dmabuf probe", "ep", name, "answer", answer)
+	return c.Write([]byte(answer))
 }
 
 // readShape reads a shape request's data stage: queue depth and request
@@ -384,7 +422,8 @@ func (a *aborter) serveEP(parent, ctx context.Context, ep *ffs.EP, st *epStats) 
 		}
 		r := q.reqs[c.i]
 		rec := f.rec
-		rec.Completed, rec.Res, rec.Meaning = c.at, r.RawResult(), abortlog.Meaning(r.RawResult())
+		res2 := r.Res2()
+		rec.Completed, rec.Res, rec.Res2, rec.Meaning = c.at, r.RawResult(), &res2, abortlog.Meaning(r.RawResult())
 		if c.err == nil && !in {
 			if perr := checkPattern(r.Buf()[:c.n], config.PatternMod63, want); perr != nil {
 				st.fail("pattern", perr)

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/ffs"
 	"github.com/gadgetkit/gadgetkit/internal/abortlog"
@@ -214,6 +216,10 @@ func FuzzSourceSinkControl(f *testing.F) {
 // abortEndpoints are the endpoint files the fuzzed aborter serves.
 var abortEndpoints = []string{"ep1", "ep2"}
 
+// fuzzDMABuf is what the fuzz aborter's endpoints answer to the DMA-BUF
+// probe: names of two lengths, so that wLength cuts one and not the other.
+var fuzzDMABuf = map[string]syscall.Errno{"ep1": syscall.EPERM, "ep2": syscall.ENOTTY}
+
 // newFuzzAborter is an abort personality serving ep1 and ep2 (their loops
 // not running: the test takes their commands), with 6 records of which it
 // keeps the last 4, so that wValue's 16 bits wrap.
@@ -223,6 +229,10 @@ func newFuzzAborter() (*aborter, map[string]chan hostCommand) {
 	a := newAborter(p, discard)
 	for i := range 6 {
 		a.recs.Add(abortlog.Record{Endpoint: "ep1", Dir: "out", Size: 16384 << i, Meaning: "cancelled"})
+	}
+	a.dmabuf = func(name string) (syscall.Errno, bool) {
+		errno, ok := fuzzDMABuf[name]
+		return errno, ok
 	}
 	cmds := map[string]chan hostCommand{}
 	for _, name := range abortEndpoints {
@@ -235,7 +245,9 @@ func newFuzzAborter() (*aborter, map[string]chan hostCommand) {
 // FuzzAbortControl sends a series of control requests to the abort
 // personality and checks each against docs/abort.md's vendor requests:
 // records (0xa1) and next (0xa3) answer IN requests within wLength with
-// whole JSON records and the next record number; policies (0xa4, no data,
+// whole JSON records and the next record number; dmabuf (0xa5) answers an
+// IN request for a known endpoint with its errno's name when wLength holds
+// it; policies (0xa4, no data,
 // wValue 0 or 1) pause or resume; cancel (0xa0, no data) and shape (0xa2,
 // OUT, 8 bytes) hand one command to a serving endpoint's loop that is not
 // busy. Anything else is stalled and changes nothing: not the pause, not a
@@ -295,6 +307,13 @@ func FuzzAbortControl(f *testing.F) {
 				binary.LittleEndian.PutUint64(b[:], next)
 				if st.err == nil && !bytes.Equal(st.reply, b[:n]) {
 					t.Fatalf("%v: next record % x, want % x", s, st.reply, b[:n])
+				}
+			case vendor && s.Request == abortlog.RequestDMABuf && s.IsIn() && fuzzDMABuf[ep] != 0 &&
+				int(s.Length) >= len(unix.ErrnoName(fuzzDMABuf[ep])):
+				name := unix.ErrnoName(fuzzDMABuf[ep])
+				checkAnswer(t, r, st, err, fmt.Sprintf("write %d", len(name)))
+				if st.err == nil && string(st.reply) != name {
+					t.Fatalf("%v: dmabuf answer %q, want %q", s, st.reply, name)
 				}
 			case vendor && s.Request == abortlog.RequestPolicies && s.Value <= 1 && s.Length == 0:
 				if s.IsIn() {

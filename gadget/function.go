@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gadgetkit/gadgetkit/config"
@@ -69,6 +70,13 @@ func openFunction(c config.Function, log *slog.Logger) (*function, error) {
 		fn.eps = append(fn.eps, newEPStats(ep, fn.transferError))
 	}
 	if fn.aborts != nil {
+		fn.aborts.dmabuf = func(name string) (syscall.Errno, bool) {
+			ep := fn.f.EP(name)
+			if ep == nil {
+				return 0, false
+			}
+			return ep.DMABufProbe(), true
+		}
 		fn.serve = fn.aborts.session(fn.f.EPs(), fn.eps)
 		return fn, nil
 	}

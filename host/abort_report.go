@@ -24,6 +24,7 @@ const AbortPartialOut = "partial-out-cancel"
 // Vendor requests to gadgetd's abort personality (abortlog.Request*).
 const (
 	rtVendorOutEndpoint  = 0x42
+	rtVendorInEndpoint   = 0xc2
 	rtVendorOutInterface = 0x41
 	rtVendorInInterface  = 0xc1
 	recordsPage          = 4096 // f_fs's ep0 buffer is a page
@@ -78,6 +79,27 @@ func (g AbortGadget) Shape(ep gousb.EndpointAddress, depth, size int) error {
 		return fmt.Errorf("abort shape request for %s (depth %d, size %d): %w", ep, depth, size, err)
 	}
 	return nil
+}
+
+// DMABuf asks the gadget to run FUNCTIONFS_DMABUF_ATTACH with fd -1 on
+// ep's endpoint file and returns the errno's name it answers ("ENOTTY",
+// "EPERM", "EBADF"; docs/abort.md). While the answer is "EAGAIN" (a kernel
+// before 6.9 and the endpoint not enabled yet) it asks again, for up to
+// refusedFor, and then returns "EAGAIN".
+func (g AbortGadget) DMABuf(ep gousb.EndpointAddress) (string, error) {
+	deadline := time.Now().Add(refusedFor)
+	for {
+		var b [32]byte
+		n, err := g.D.Control(rtVendorInEndpoint, abortlog.RequestDMABuf, 0, uint16(ep), b[:])
+		if err != nil {
+			return "", fmt.Errorf("abort dmabuf request for %s: %w", ep, err)
+		}
+		answer := string(b[:n])
+		if answer != "EAGAIN" || time.Now().After(deadline) {
+			return answer, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Policies pauses (false) or resumes (true) the gadget's own policies.

@@ -55,7 +55,11 @@ red.
 
 --probe runs the part of the matrix that answers, for the running kernel
 and UDC: what io_cancel returns, what cancelled and disabled requests
-complete with, and whether a cancelled request keeps the bytes it had.`,
+complete with, whether a cancelled request keeps the bytes it had, what
+io_event.res2 holds (res on 5.10, 0 from 6.1), and what
+FUNCTIONFS_DMABUF_ATTACH with fd -1 answers on the gadget (ENOTTY: no
+FunctionFS DMA-BUF; EPERM: the UDC does not do scatter-gather; EBADF:
+supported).`,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := pf.check(); err != nil {
 				return err

@@ -35,7 +35,11 @@ type Record struct {
 	IOCancel  string    `json:"io_cancel,omitempty"`
 	Completed time.Time `json:"completed"` // when the completion was reaped
 	Res       int64     `json:"res"`       // the completion's raw res: bytes, or a negative errno
-	Meaning   string    `json:"meaning"`   // Meaning(Res), or "pattern" for OUT data that broke the pattern
+	// Res2 is the completion's io_event.res2, which the kernel defines
+	// and the toolkit does not use: 5.10 repeats res, 6.1 and later
+	// write 0. Nil when the gadget did not record it.
+	Res2    *int64 `json:"res2,omitempty"`
+	Meaning string `json:"meaning"` // Meaning(Res), or "pattern" for OUT data that broke the pattern
 	// LatencyNS is cancel-to-completion in nanoseconds (cancelled only).
 	LatencyNS int64 `json:"cancel_latency_ns,omitempty"`
 	// HostBytes is what the host reported for the matching transfer,

@@ -14,11 +14,11 @@ import (
 func sample() []Record {
 	sub := time.Date(2026, 11, 25, 14, 0, 0, 123456789, time.UTC)
 	can := sub.Add(5 * time.Millisecond)
-	host := int64(4096)
+	host, zero := int64(4096), int64(0)
 	return []Record{
 		{Seq: 0, Endpoint: "ep1", Address: "ep1in", Dir: "in", Size: 65536, QueuePos: 3, Policy: "host",
 			Submitted: sub, Cancelled: &can, IOCancel: "EINPROGRESS", Completed: can.Add(300 * time.Microsecond),
-			Res: -104, Meaning: "ECONNRESET", LatencyNS: 300000, HostBytes: &host},
+			Res: -104, Res2: &zero, Meaning: "ECONNRESET", LatencyNS: 300000, HostBytes: &host},
 		{Seq: 1, Endpoint: "ep2", Address: "ep2out", Dir: "out", Size: 512, Submitted: sub,
 			Completed: sub.Add(time.Second), Res: -108, Meaning: "ESHUTDOWN"},
 	}
@@ -27,7 +27,7 @@ func sample() []Record {
 // The documented line format, field by field (docs/abort.md).
 const golden = `{"seq":0,"ep":"ep1","address":"ep1in","dir":"in","size":65536,"queue_pos":3,"policy":"host",` +
 	`"submitted":"2026-11-25T14:00:00.123456789Z","cancelled":"2026-11-25T14:00:00.128456789Z","io_cancel":"EINPROGRESS",` +
-	`"completed":"2026-11-25T14:00:00.128756789Z","res":-104,"meaning":"ECONNRESET","cancel_latency_ns":300000,"host_bytes":4096}
+	`"completed":"2026-11-25T14:00:00.128756789Z","res":-104,"res2":0,"meaning":"ECONNRESET","cancel_latency_ns":300000,"host_bytes":4096}
 {"seq":1,"ep":"ep2","address":"ep2out","dir":"out","size":512,"queue_pos":0,"submitted":"2026-11-25T14:00:00.123456789Z",` +
 	`"completed":"2026-11-25T14:00:01.123456789Z","res":-108,"meaning":"ESHUTDOWN"}
 `

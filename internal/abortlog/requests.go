@@ -25,4 +25,11 @@ const (
 	// policies (wValue 0) or resumes them (1), so that a host running its
 	// own scenarios sees only the aborts it asked for.
 	RequestPolicies = 0xa4
+	// RequestDMABuf (IN, endpoint, up to wLength bytes) runs
+	// FUNCTIONFS_DMABUF_ATTACH with fd -1 on the endpoint's file (see
+	// ffs.EP.DMABufProbe) and answers the errno's name in ASCII: "ENOTTY"
+	// (no FunctionFS DMA-BUF in the kernel), "EPERM" (the UDC does not do
+	// scatter-gather), "EBADF" (supported), "EAGAIN" (a kernel before 6.9
+	// and the endpoint not enabled).
+	RequestDMABuf = 0xa5
 )
