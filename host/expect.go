@@ -52,7 +52,7 @@ func Expect(c *config.Config, got *Snapshot, speed usb.Speed) (*Snapshot, error)
 	want.Configs = nil
 	var compat []MSCompatID
 	for _, cc := range c.Configurations {
-		var wc Config
+		var wc Configuration
 		for _, gc := range got.Configs {
 			if int(gc.ConfigurationValue) == cc.Number {
 				wc = gc

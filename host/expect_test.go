@@ -51,7 +51,7 @@ func seenLoopback() *Snapshot {
 	return &Snapshot{
 		Device: usb.DeviceDescriptor{USB: 0x0200, MaxPacketSize0: 64, Vendor: 0x1d6b, Product: 0x0104, Device: 0x0100,
 			ManufacturerIndex: 1, ProductIndex: 2, SerialIndex: 3, NumConfigurations: 1},
-		Configs: []Config{{
+		Configs: []Configuration{{
 			ConfigDescriptor: usb.ConfigDescriptor{TotalLength: 32, NumInterfaces: 1, ConfigurationValue: 1, ConfigurationIndex: 4, Attributes: 0x80, MaxPower: 60},
 			Interfaces: []AltSetting{{
 				InterfaceDescriptor: usb.InterfaceDescriptor{NumEndpoints: 2, Class: 0xff, InterfaceIndex: 5},

@@ -23,7 +23,7 @@ func kernelSourceSink(serial string) *Snapshot {
 	return &Snapshot{
 		Device: usb.DeviceDescriptor{USB: 0x0200, MaxPacketSize0: 64, Vendor: 0x1d6b, Product: 0x0104,
 			ManufacturerIndex: 1, ProductIndex: 2, SerialIndex: 3, NumConfigurations: 1},
-		Configs: []Config{{
+		Configs: []Configuration{{
 			ConfigDescriptor: usb.ConfigDescriptor{TotalLength: 9 + 9 + 7 + 7, NumInterfaces: 1, ConfigurationValue: 1,
 				ConfigurationIndex: 4, Attributes: 0x80, MaxPower: 50},
 			Interfaces: []AltSetting{{

@@ -22,7 +22,7 @@ type Controller interface {
 // `hosttest dump` prints one as JSON and `verify --expect` compares with one.
 type Snapshot struct {
 	Device  usb.DeviceDescriptor
-	Configs []Config
+	Configs []Configuration
 	// Strings holds, per language of string descriptor 0, every string
 	// index that a descriptor refers to.
 	Strings map[usb.LangID]map[uint8]string `json:",omitempty"`
@@ -40,8 +40,8 @@ type Snapshot struct {
 	MSOS20 []byte `json:",omitempty"`
 }
 
-// Config is a configuration descriptor and everything after it.
-type Config struct {
+// Configuration is a configuration descriptor and everything after it.
+type Configuration struct {
 	usb.ConfigDescriptor
 	Associations []usb.InterfaceAssociationDescriptor `json:",omitempty"`
 	Interfaces   []AltSetting                         // in descriptor order
@@ -139,7 +139,7 @@ func ReadSnapshot(c Controller) (*Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg, err := ParseConfig(b)
+		cfg, err := ParseConfiguration(b)
 		if err != nil {
 			return nil, fmt.Errorf("configuration index %d: %w", i, err)
 		}
@@ -297,11 +297,11 @@ func readMSOS20(c Controller, bos []usb.RawDescriptor) ([]byte, error) {
 	return nil, nil
 }
 
-// ParseConfig decodes a configuration's full wTotalLength bytes into a tree:
+// ParseConfiguration decodes a configuration's full wTotalLength bytes into a tree:
 // interface association and interface descriptors in order, endpoints under
 // their interface, companions and class-specific descriptors under what
 // they follow.
-func ParseConfig(b []byte) (*Config, error) {
+func ParseConfiguration(b []byte) (*Configuration, error) {
 	ds, err := usb.ParseDescriptors(b)
 	if err != nil {
 		return nil, err
@@ -316,7 +316,7 @@ func ParseConfig(b []byte) (*Config, error) {
 	if int(cd.TotalLength) != len(b) {
 		return nil, fmt.Errorf("wTotalLength %d, %d bytes read", cd.TotalLength, len(b))
 	}
-	c := &Config{ConfigDescriptor: cd}
+	c := &Configuration{ConfigDescriptor: cd}
 	var alt *AltSetting
 	var ep *Endpoint
 	for i, d := range ds[1:] {

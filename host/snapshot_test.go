@@ -76,7 +76,7 @@ func sourceSinkSnapshot() *Snapshot {
 	return &Snapshot{
 		Device: usb.DeviceDescriptor{USB: 0x0200, MaxPacketSize0: 64, Vendor: 0x1d6b, Product: 0x0104, Device: 0x0100,
 			ManufacturerIndex: 1, ProductIndex: 2, SerialIndex: 3, NumConfigurations: 1},
-		Configs: []Config{{
+		Configs: []Configuration{{
 			ConfigDescriptor: usb.ConfigDescriptor{TotalLength: 9 + 9 + 7 + 7 + 9 + 7*4, NumInterfaces: 1, ConfigurationValue: 1, ConfigurationIndex: 4, Attributes: 0x80, MaxPower: 1},
 			Interfaces: []AltSetting{
 				{InterfaceDescriptor: usb.InterfaceDescriptor{NumEndpoints: 2, Class: 0xff, InterfaceIndex: 5}, Endpoints: []Endpoint{bulk(0x81), bulk(0x01)}},
@@ -220,11 +220,11 @@ func TestSnapshotJSON(t *testing.T) {
 func TestParseConfigErrors(t *testing.T) {
 	ep := marshal(t, usb.EndpointDescriptor{Address: 0x81, Attributes: 2, MaxPacketSize: 512})
 	cfg := marshal(t, usb.ConfigDescriptor{TotalLength: 9 + 7, ConfigurationValue: 1})
-	if _, err := ParseConfig(append(cfg, ep...)); err == nil || !strings.Contains(err.Error(), "before any interface") {
+	if _, err := ParseConfiguration(append(cfg, ep...)); err == nil || !strings.Contains(err.Error(), "before any interface") {
 		t.Errorf("endpoint before interface: %v", err)
 	}
 	cfg = marshal(t, usb.ConfigDescriptor{TotalLength: 99, ConfigurationValue: 1})
-	if _, err := ParseConfig(cfg); err == nil || !strings.Contains(err.Error(), "wTotalLength 99") {
+	if _, err := ParseConfiguration(cfg); err == nil || !strings.Contains(err.Error(), "wTotalLength 99") {
 		t.Errorf("wrong wTotalLength: %v", err)
 	}
 }

@@ -31,8 +31,8 @@ func Compare(want, got *Snapshot, ignore ...string) []Diff {
 	c := &comparer{ignore: ignore}
 	c.value("device", reflect.ValueOf(want.Device), reflect.ValueOf(got.Device))
 	matchList(c, "config", want.Configs, got.Configs,
-		func(x Config) string { return fmt.Sprint(x.ConfigurationValue) },
-		func(p string, w, g Config) {
+		func(x Configuration) string { return fmt.Sprint(x.ConfigurationValue) },
+		func(p string, w, g Configuration) {
 			c.value(p, reflect.ValueOf(w.ConfigDescriptor), reflect.ValueOf(g.ConfigDescriptor))
 			c.value(p+".associations", reflect.ValueOf(w.Associations), reflect.ValueOf(g.Associations))
 			c.value(p+".extra", reflect.ValueOf(w.Extra), reflect.ValueOf(g.Extra))

@@ -7,10 +7,10 @@ import (
 	"strings"
 )
 
-// CPIOWriter writes a newc ("070701") cpio archive, the format the kernel
+// cpioWriter writes a newc ("070701") cpio archive, the format the kernel
 // unpacks as an initramfs. Directories are not implied: add each parent before
 // its children (Initramfs does this for you).
-type CPIOWriter struct {
+type cpioWriter struct {
 	w     io.Writer
 	ino   uint32
 	off   int64
@@ -18,8 +18,8 @@ type CPIOWriter struct {
 	ended bool
 }
 
-// NewCPIOWriter returns a writer that emits the archive to w.
-func NewCPIOWriter(w io.Writer) *CPIOWriter { return &CPIOWriter{w: w, ino: 1} }
+// newCPIOWriter returns a writer that emits the archive to w.
+func newCPIOWriter(w io.Writer) *cpioWriter { return &cpioWriter{w: w, ino: 1} }
 
 // File modes as cpio stores them (the S_IF* bits of st_mode).
 const (
@@ -29,22 +29,22 @@ const (
 )
 
 // Dir adds a directory entry.
-func (c *CPIOWriter) Dir(name string, perm uint32) error {
+func (c *cpioWriter) Dir(name string, perm uint32) error {
 	return c.entry(name, cpioDir|perm&0o7777, nil)
 }
 
 // File adds a regular file with the given contents.
-func (c *CPIOWriter) File(name string, perm uint32, data []byte) error {
+func (c *cpioWriter) File(name string, perm uint32, data []byte) error {
 	return c.entry(name, cpioRegular|perm&0o7777, data)
 }
 
 // Symlink adds a symbolic link name -> target.
-func (c *CPIOWriter) Symlink(name, target string) error {
+func (c *cpioWriter) Symlink(name, target string) error {
 	return c.entry(name, cpioSymlink|0o777, []byte(target))
 }
 
 // Close writes the trailer. It does not close the underlying writer.
-func (c *CPIOWriter) Close() error {
+func (c *cpioWriter) Close() error {
 	if c.ended {
 		return c.err
 	}
@@ -52,7 +52,7 @@ func (c *CPIOWriter) Close() error {
 	return c.entry("TRAILER!!!", 0, nil)
 }
 
-func (c *CPIOWriter) entry(name string, mode uint32, data []byte) error {
+func (c *cpioWriter) entry(name string, mode uint32, data []byte) error {
 	if c.err != nil {
 		return c.err
 	}
@@ -82,7 +82,7 @@ func (c *CPIOWriter) entry(name string, mode uint32, data []byte) error {
 	return c.err
 }
 
-func (c *CPIOWriter) write(b []byte) {
+func (c *cpioWriter) write(b []byte) {
 	if c.err != nil {
 		return
 	}
@@ -92,7 +92,7 @@ func (c *CPIOWriter) write(b []byte) {
 }
 
 // pad aligns the stream to 4 bytes, as newc requires after the name and data.
-func (c *CPIOWriter) pad() {
+func (c *cpioWriter) pad() {
 	if r := c.off % 4; r != 0 {
 		c.write(make([]byte, 4-r))
 	}

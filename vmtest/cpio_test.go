@@ -11,7 +11,7 @@ import (
 
 func TestCPIOHeaderLayout(t *testing.T) {
 	var buf bytes.Buffer
-	w := NewCPIOWriter(&buf)
+	w := newCPIOWriter(&buf)
 	if err := w.File("init", 0o755, []byte("abc")); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestCPIOHeaderLayout(t *testing.T) {
 
 func TestCPIORejectsUncleanNames(t *testing.T) {
 	for _, name := range []string{"", "a/../b", "a//b", ".."} {
-		w := NewCPIOWriter(&bytes.Buffer{})
+		w := newCPIOWriter(&bytes.Buffer{})
 		if err := w.File(name, 0o644, nil); err == nil {
 			t.Errorf("File(%q) succeeded, want an error", name)
 		}
@@ -53,7 +53,7 @@ func TestCPIOExtractsWithSystemCpio(t *testing.T) {
 		t.Skip("cpio(1) not installed; the layout test above still checks the format")
 	}
 	var buf bytes.Buffer
-	w := NewCPIOWriter(&buf)
+	w := newCPIOWriter(&buf)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

@@ -65,7 +65,7 @@ func TestNeedsGuest(t *testing.T) {
 	dir := t.TempDir()
 	build := func(name, src string) string {
 		t.Helper()
-		pkg := filepath.Join(root, "internal", "vmtest", "testdata", ".needsguest-"+name)
+		pkg := filepath.Join(root, "vmtest", "testdata", ".needsguest-"+name)
 		if err := os.MkdirAll(pkg, 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -16,13 +16,13 @@ import (
 
 // initramfs collects the guest's files and writes them as one cpio archive.
 type initramfs struct {
-	cpio *CPIOWriter
+	cpio *cpioWriter
 	dirs map[string]bool
 	size int64
 }
 
 func newInitramfs(w io.Writer) *initramfs {
-	return &initramfs{cpio: NewCPIOWriter(w), dirs: map[string]bool{"": true, ".": true}}
+	return &initramfs{cpio: newCPIOWriter(w), dirs: map[string]bool{"": true, ".": true}}
 }
 
 func (r *initramfs) mkdirAll(dir string) error {
@@ -149,12 +149,12 @@ func (r *initramfs) tree(root string) error {
 }
 
 // modules carries the .ko files and their load-order manifest.
-func (r *initramfs) modules(mods []Module, paths map[string]string) error {
+func (r *initramfs) modules(mods []module, paths map[string]string) error {
 	for _, m := range mods {
 		if m.File == "" {
 			continue
 		}
-		if err := r.hostFile(path.Join(GuestModDir, m.File), paths[m.Name]); err != nil {
+		if err := r.hostFile(path.Join(guestModDir, m.File), paths[m.Name]); err != nil {
 			return err
 		}
 	}
@@ -162,7 +162,7 @@ func (r *initramfs) modules(mods []Module, paths map[string]string) error {
 	if err != nil {
 		return err
 	}
-	return r.file(GuestModList, 0o644, list)
+	return r.file(guestModList, 0o644, list)
 }
 
 func (r *initramfs) close() error { return r.cpio.Close() }

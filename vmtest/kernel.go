@@ -15,9 +15,9 @@ import (
 	"time"
 )
 
-// MetaPackage is the Debian package that always depends on the current
+// metaPackage is the Debian package that always depends on the current
 // kernel image package (today linux-image-6.1.0-NN-amd64).
-const MetaPackage = "linux-image-amd64"
+const metaPackage = "linux-image-amd64"
 
 // Kernel is an unpacked Debian kernel package in the cache.
 type Kernel struct {
@@ -61,7 +61,7 @@ func parseDepends(out []byte) (string, error) {
 			return strings.TrimSpace(dep), nil
 		}
 	}
-	return "", fmt.Errorf("no linux-image-* dependency in `apt-cache depends %s` output (run apt-get update?)", MetaPackage)
+	return "", fmt.Errorf("no linux-image-* dependency in `apt-cache depends %s` output (run apt-get update?)", metaPackage)
 }
 
 // parseVersion returns the Version: field of `apt-cache show` output.
@@ -86,7 +86,7 @@ func cacheKey(pkg, version string) string {
 // package version), downloading and unpacking it into cacheDir the first
 // time. When apt cannot answer (offline, no package lists) it falls back to
 // the kernel it resolved last for that choice, if it is still in the cache.
-// GADGETKIT_KERNEL_PKG pins a package name instead of following MetaPackage
+// GADGETKIT_KERNEL_PKG pins a package name instead of following linux-image-amd64
 // in the machine's sources.
 func ResolveKernel(ctx context.Context, cacheDir, choice string, logf func(string, ...any)) (*Kernel, error) {
 	switch s, ok := suiteByName(choice); {
@@ -132,7 +132,7 @@ func resolveDefault(ctx context.Context, cacheDir string, logf func(string, ...a
 		}
 	}
 	if aptErr != nil {
-		k, err := CachedKernel(cacheDir)
+		k, err := cachedKernel(cacheDir)
 		if err != nil {
 			return nil, fmt.Errorf("resolve kernel: %v; and no cached kernel: %v", aptErr, err)
 		}
@@ -149,7 +149,7 @@ func resolveDefault(ctx context.Context, cacheDir string, logf func(string, ...a
 
 // resolveSuite follows linux-image-amd64 in one suite through the harness's
 // own apt lists for it, refreshed once a day.
-func resolveSuite(ctx context.Context, cacheDir string, s Suite, logf func(string, ...any)) (*Kernel, error) {
+func resolveSuite(ctx context.Context, cacheDir string, s suite, logf func(string, ...any)) (*Kernel, error) {
 	a := newPrivateApt(cacheDir, s)
 	memo := filepath.Join(cacheDir, "resolved-"+s.Name+".json")
 	r, memoOK := readMemo(memo)
@@ -200,7 +200,7 @@ func resolveVersion(ctx context.Context, cacheDir, want string, logf func(string
 		return k, nil
 	}
 	var seen []string
-	for _, s := range Suites {
+	for _, s := range suites {
 		a := newPrivateApt(cacheDir, s)
 		if !a.fresh() {
 			if err := a.update(ctx); err != nil && a.stamp() == "" {
@@ -213,7 +213,7 @@ func resolveVersion(ctx context.Context, cacheDir, want string, logf func(string
 			seen = append(seen, fmt.Sprintf("%s: %v", s.Name, firstLine(err.Error())))
 			continue
 		}
-		meta, _ := a.version(ctx, MetaPackage)
+		meta, _ := a.version(ctx, metaPackage)
 		if version == want || meta == want {
 			k, err := ensureKernel(ctx, cacheDir, pkg, version, a.command, logf)
 			if err != nil {
@@ -293,9 +293,9 @@ func aptListsStamp() string {
 func currentPackage(ctx context.Context) (pkg, version string, err error) {
 	pkg = os.Getenv("GADGETKIT_KERNEL_PKG")
 	if pkg == "" {
-		out, err := exec.CommandContext(ctx, "apt-cache", "depends", MetaPackage).Output()
+		out, err := exec.CommandContext(ctx, "apt-cache", "depends", metaPackage).Output()
 		if err != nil {
-			return "", "", fmt.Errorf("apt-cache depends %s: %w", MetaPackage, err)
+			return "", "", fmt.Errorf("apt-cache depends %s: %w", metaPackage, err)
 		}
 		if pkg, err = parseDepends(out); err != nil {
 			return "", "", err
@@ -398,8 +398,8 @@ func loadKernel(dir, pkg, version string) (*Kernel, error) {
 	return nil, fmt.Errorf("%s: no modules for %s under lib/modules or usr/lib/modules", dir, release)
 }
 
-// CachedKernel returns the most recently unpacked kernel in cacheDir.
-func CachedKernel(cacheDir string) (*Kernel, error) {
+// cachedKernel returns the most recently unpacked kernel in cacheDir.
+func cachedKernel(cacheDir string) (*Kernel, error) {
 	entries, err := os.ReadDir(filepath.Join(cacheDir, "kernels"))
 	if err != nil {
 		return nil, err

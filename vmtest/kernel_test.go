@@ -57,7 +57,7 @@ func TestCachedKernelPicksNewestComplete(t *testing.T) {
 	if err := os.Chtimes(old, oldTime, oldTime); err != nil {
 		t.Fatal(err)
 	}
-	k, err := CachedKernel(cache)
+	k, err := cachedKernel(cache)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestCachedKernelPicksNewestComplete(t *testing.T) {
 	if k.ModulesDir != filepath.Join(newer, "lib/modules/6.1.0-56-amd64") {
 		t.Fatalf("modules dir %s", k.ModulesDir)
 	}
-	if _, err := CachedKernel(t.TempDir()); err == nil {
+	if _, err := cachedKernel(t.TempDir()); err == nil {
 		t.Fatal("empty cache gave a kernel")
 	}
 }

@@ -15,11 +15,11 @@ import (
 	"strings"
 )
 
-// Module is one kernel module as the guest loads it. A module the kernel has
+// module is one kernel module as the guest loads it. A module the kernel has
 // built in is listed with Builtin (nothing to load); a carried module the
 // kernel does not have at all is listed with Missing, so that loading it in
 // the guest says so instead of "not carried".
-type Module struct {
+type module struct {
 	Name    string   `json:"name"`              // canonical name: dashes folded to underscores
 	File    string   `json:"file,omitempty"`    // file name inside the guest's module directory
 	Depends []string `json:"depends,omitempty"` // canonical names, from the module's own .modinfo
@@ -43,9 +43,9 @@ func moduleSuffix(p string) string {
 	return ""
 }
 
-// ModName folds a module or file name to the kernel's canonical form
+// modName folds a module or file name to the kernel's canonical form
 // ("usb-common.ko", "usb-common.ko.xz" and "usb_common" are the same module).
-func ModName(s string) string {
+func modName(s string) string {
 	s = filepath.Base(s)
 	s = strings.TrimSuffix(s, moduleSuffix(s))
 	return strings.ReplaceAll(s, "-", "_")
@@ -60,7 +60,7 @@ func plainModule(root, p string) (string, error) {
 	if suf == ".ko" {
 		return p, nil
 	}
-	dst := filepath.Join(root, ".vmtest-ko", ModName(p)+".ko")
+	dst := filepath.Join(root, ".vmtest-ko", modName(p)+".ko")
 	if _, err := os.Stat(dst); err == nil {
 		return dst, nil
 	}
@@ -103,11 +103,11 @@ func plainModule(root, p string) (string, error) {
 	return dst, os.Rename(tmp.Name(), dst)
 }
 
-// Builtin reads the names of the modules a kernel has built in: its
+// readBuiltin reads the names of the modules a kernel has built in: its
 // modules.builtin lists the tristate ones (one kernel/PATH/NAME.ko per line),
 // modules.builtin.modinfo (NAME.key=value, NUL-separated) also those behind a
 // bool option that declare module info, such as udmabuf.
-func Builtin(root string) (map[string]bool, error) {
+func readBuiltin(root string) (map[string]bool, error) {
 	b := make(map[string]bool)
 	data, err := os.ReadFile(filepath.Join(root, "modules.builtin"))
 	if err != nil && !os.IsNotExist(err) {
@@ -116,7 +116,7 @@ func Builtin(root string) (map[string]bool, error) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		if l := strings.TrimSpace(sc.Text()); l != "" {
-			b[ModName(l)] = true
+			b[modName(l)] = true
 		}
 	}
 	info, err := os.ReadFile(filepath.Join(root, "modules.builtin.modinfo"))
@@ -125,15 +125,15 @@ func Builtin(root string) (map[string]bool, error) {
 	}
 	for _, field := range bytes.Split(info, []byte{0}) {
 		if name, _, ok := strings.Cut(string(field), "."); ok && name != "" {
-			b[ModName(name)] = true
+			b[modName(name)] = true
 		}
 	}
 	return b, nil
 }
 
-// ModInfo reads the key=value pairs of a module's .modinfo ELF section.
+// modInfo reads the key=value pairs of a module's .modinfo ELF section.
 // A key may repeat (alias=, parm=), so values are lists.
-func ModInfo(path string) (map[string][]string, error) {
+func modInfo(path string) (map[string][]string, error) {
 	f, err := elf.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("modinfo %s: %w", path, err)
@@ -168,16 +168,16 @@ func dependsOf(info map[string][]string) []string {
 	for _, v := range info["depends"] {
 		for _, d := range strings.Split(v, ",") {
 			if d = strings.TrimSpace(d); d != "" {
-				deps = append(deps, ModName(d))
+				deps = append(deps, modName(d))
 			}
 		}
 	}
 	return deps
 }
 
-// IndexModules maps canonical module names to their module files under
+// indexModules maps canonical module names to their module files under
 // root (.ko, or compressed .ko.xz/.ko.zst/.ko.gz).
-func IndexModules(root string) (map[string]string, error) {
+func indexModules(root string) (map[string]string, error) {
 	idx := make(map[string]string)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -187,18 +187,18 @@ func IndexModules(root string) (map[string]string, error) {
 			return filepath.SkipDir
 		}
 		if !d.IsDir() && moduleSuffix(p) != "" {
-			idx[ModName(p)] = p
+			idx[modName(p)] = p
 		}
 		return nil
 	})
 	return idx, err
 }
 
-// Closure returns the modules named in want and everything they depend on,
+// closure returns the modules named in want and everything they depend on,
 // ordered so that each module comes after its dependencies. Ties keep the
 // order of want, then name order, so the result is deterministic.
 // depsOf reports a module's direct dependencies.
-func Closure(want []string, depsOf func(name string) ([]string, error)) ([]string, error) {
+func closure(want []string, depsOf func(name string) ([]string, error)) ([]string, error) {
 	const (
 		visiting = 1
 		done     = 2
@@ -230,24 +230,24 @@ func Closure(want []string, depsOf func(name string) ([]string, error)) ([]strin
 		return nil
 	}
 	for _, w := range want {
-		if err := visit(ModName(w), nil); err != nil {
+		if err := visit(modName(w), nil); err != nil {
 			return nil, err
 		}
 	}
 	return order, nil
 }
 
-// ResolveModules finds want and their dependencies in the module tree at root
+// resolveModules finds want and their dependencies in the module tree at root
 // and returns them in load order, with the plain .ko file of each module to
 // carry. A module the kernel has built in needs no file. A module in want
 // that the kernel lacks altogether is an error naming it, unless it is in
 // optional, where it is listed as Missing (with the modules that need it).
-func ResolveModules(root string, want, optional []string) ([]Module, map[string]string, error) {
-	idx, err := IndexModules(root)
+func resolveModules(root string, want, optional []string) ([]module, map[string]string, error) {
+	idx, err := indexModules(root)
 	if err != nil {
 		return nil, nil, err
 	}
-	builtin, err := Builtin(root)
+	builtin, err := readBuiltin(root)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -271,7 +271,7 @@ func ResolveModules(root string, want, optional []string) ([]Module, map[string]
 		if err != nil {
 			return nil, err
 		}
-		info, err := ModInfo(ko)
+		info, err := modInfo(ko)
 		if err != nil {
 			return nil, err
 		}
@@ -279,26 +279,26 @@ func ResolveModules(root string, want, optional []string) ([]Module, map[string]
 		infos[name] = dependsOf(info)
 		return infos[name], nil
 	}
-	order, err := Closure(want, depsOf)
+	order, err := closure(want, depsOf)
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, o := range optional {
-		more, err := Closure(append(append([]string(nil), order...), o), depsOf)
+		more, err := closure(append(append([]string(nil), order...), o), depsOf)
 		if err != nil {
-			missing[ModName(o)] = err.Error()
+			missing[modName(o)] = err.Error()
 			continue
 		}
 		order = more
 	}
-	mods := make([]Module, 0, len(order)+len(missing))
+	mods := make([]module, 0, len(order)+len(missing))
 	paths := make(map[string]string, len(order))
 	for _, name := range order {
 		switch {
 		case builtin[name]:
-			mods = append(mods, Module{Name: name, Builtin: true})
+			mods = append(mods, module{Name: name, Builtin: true})
 		default:
-			mods = append(mods, Module{Name: name, File: name + ".ko", Depends: infos[name]})
+			mods = append(mods, module{Name: name, File: name + ".ko", Depends: infos[name]})
 			paths[name] = plain[name]
 		}
 	}
@@ -308,7 +308,7 @@ func ResolveModules(root string, want, optional []string) ([]Module, map[string]
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		mods = append(mods, Module{Name: n, Missing: missing[n]})
+		mods = append(mods, module{Name: n, Missing: missing[n]})
 	}
 	return mods, paths, nil
 }

@@ -35,7 +35,7 @@ func TestClosureOrdersDependenciesFirst(t *testing.T) {
 		"usb_f_fs":     {"libcomposite"},
 	}
 	depsOf := func(n string) ([]string, error) { return graph[n], nil }
-	order, err := Closure([]string{"usb_f_fs", "dummy-hcd"}, depsOf)
+	order, err := closure([]string{"usb_f_fs", "dummy-hcd"}, depsOf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestClosureOrdersDependenciesFirst(t *testing.T) {
 			}
 		}
 	}
-	again, _ := Closure([]string{"usb_f_fs", "dummy-hcd"}, depsOf)
+	again, _ := closure([]string{"usb_f_fs", "dummy-hcd"}, depsOf)
 	if !reflect.DeepEqual(order, again) {
 		t.Fatalf("not deterministic: %q vs %q", order, again)
 	}
@@ -61,7 +61,7 @@ func TestClosureOrdersDependenciesFirst(t *testing.T) {
 
 func TestClosureReportsCycle(t *testing.T) {
 	graph := map[string][]string{"a": {"b"}, "b": {"c"}, "c": {"a"}}
-	_, err := Closure([]string{"a"}, func(n string) ([]string, error) { return graph[n], nil })
+	_, err := closure([]string{"a"}, func(n string) ([]string, error) { return graph[n], nil })
 	if err == nil || !strings.Contains(err.Error(), "a -> b -> c -> a") {
 		t.Fatalf("err = %v, want the cycle spelled out", err)
 	}
@@ -74,7 +74,7 @@ func TestResolveModulesFromKernelPackage(t *testing.T) {
 	if err != nil {
 		t.Skipf("no kernel (%v): make test fetches one first", err)
 	}
-	mods, paths, err := ResolveModules(k.ModulesDir, []string{"usb_f_fs", "dummy_hcd"}, nil)
+	mods, paths, err := resolveModules(k.ModulesDir, []string{"usb_f_fs", "dummy_hcd"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestResolveModulesEveryKernel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fetches every suite's kernel")
 	}
-	for _, s := range Suites {
+	for _, s := range suites {
 		t.Run(s.Name, func(t *testing.T) {
 			k, err := ResolveKernel(context.Background(), DefaultCacheDir(), s.Name, t.Logf)
 			if err != nil {
@@ -116,21 +116,21 @@ func TestResolveModulesEveryKernel(t *testing.T) {
 				}
 				t.Skipf("cannot fetch the %s kernel here: %v", s.Name, err)
 			}
-			mods, paths, err := ResolveModules(k.ModulesDir, BaseModules, append(append([]string(nil), CarriedModules...), "udmabuf"))
+			mods, paths, err := resolveModules(k.ModulesDir, baseModules, append(append([]string(nil), carriedModules...), "udmabuf"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			byName := map[string]Module{}
+			byName := map[string]module{}
 			for _, m := range mods {
 				byName[m.Name] = m
 				if m.File == "" {
 					continue
 				}
-				if _, err := ModInfo(paths[m.Name]); err != nil {
+				if _, err := modInfo(paths[m.Name]); err != nil {
 					t.Errorf("%s: carried file is not a module: %v", m.Name, err)
 				}
 			}
-			for _, b := range BaseModules {
+			for _, b := range baseModules {
 				if m, ok := byName[b]; !ok || m.Missing != "" {
 					t.Errorf("base module %s: %+v", b, m)
 				}

@@ -49,7 +49,7 @@ type Options struct {
 	Bins    []string // more host executables, carried to /vmtest/bin (on PATH) with their shared libraries
 	Files   []File
 	Tree    string   // a host directory mirrored at the same path (the module root)
-	Modules []string // loaded at boot in addition to BaseModules
+	Modules []string // loaded at boot in addition to the base set (usb_common ... usb_f_ss_lb)
 	Dummy   DummyHCD
 	OutDir  string        // host directory receiving the guest's /vmtest/out (GADGETKIT_OUT)
 	Timeout time.Duration // whole run, boot included (default 10 min)
@@ -318,15 +318,15 @@ func buildInitramfs(dst string, o Options) error {
 			return err
 		}
 	}
-	want := append(append([]string(nil), BaseModules...), o.Modules...)
-	mods, paths, err := ResolveModules(o.Kernel.ModulesDir, want, CarriedModules)
+	want := append(append([]string(nil), baseModules...), o.Modules...)
+	mods, paths, err := resolveModules(o.Kernel.ModulesDir, want, carriedModules)
 	if err != nil {
 		return err
 	}
 	if err := r.modules(mods, paths); err != nil {
 		return err
 	}
-	load := append(append([]string(nil), BaseModules...), o.Modules...)
+	load := append(append([]string(nil), baseModules...), o.Modules...)
 	dir := o.Dir
 	if dir == "" {
 		dir = "/"

@@ -19,18 +19,18 @@ import (
 // name, or an exact version of a kernel package in those suites.
 const EnvKernel = "GADGETKIT_VM_KERNEL"
 
-// Suites are the Debian suites whose stock kernels the guest boots, oldest
+// suites are the Debian suites whose stock kernels the guest boots, oldest
 // first: the kernels gadget firmware ships on (5.10 and 6.1 BSPs, the 6.12
 // LTS, and what new boards get).
-var Suites = []Suite{
+var suites = []suite{
 	{Name: "bullseye", Security: true, Kernel: "5.10"},
 	{Name: "bookworm", Security: true, Kernel: "6.1"},
 	{Name: "trixie", Security: true, Kernel: "6.12"},
 	{Name: "sid", Kernel: "7.x"},
 }
 
-// Suite is one Debian suite the harness reads through its own apt lists.
-type Suite struct {
+// suite is one Debian suite the harness reads through its own apt lists.
+type suite struct {
 	Name     string
 	Security bool   // kernel updates come through NAME-security too
 	Kernel   string // the upstream series it ships, for messages
@@ -39,19 +39,19 @@ type Suite struct {
 // SuiteNames lists the suites for messages and flags.
 func SuiteNames() []string {
 	var names []string
-	for _, s := range Suites {
+	for _, s := range suites {
 		names = append(names, s.Name)
 	}
 	return names
 }
 
-func suiteByName(name string) (Suite, bool) {
-	for _, s := range Suites {
+func suiteByName(name string) (suite, bool) {
+	for _, s := range suites {
 		if s.Name == name {
 			return s, true
 		}
 	}
-	return Suite{}, false
+	return suite{}, false
 }
 
 // listsTTL is how long a suite's private package lists are trusted before
@@ -202,11 +202,11 @@ func parseDeb822(data []byte) []sourceEntry {
 // privateApt runs apt with its own sources, lists and cache under dir, so
 // that choosing a guest kernel never touches the machine's apt setup.
 type privateApt struct {
-	suite Suite
+	suite suite
 	dir   string
 }
 
-func newPrivateApt(cacheDir string, s Suite) privateApt {
+func newPrivateApt(cacheDir string, s suite) privateApt {
 	return privateApt{suite: s, dir: filepath.Join(cacheDir, "apt", s.Name)}
 }
 
@@ -292,9 +292,9 @@ func (a privateApt) update(ctx context.Context) error {
 // candidate is linux-image-amd64's dependency in this suite: the current
 // kernel image package and its version.
 func (a privateApt) candidate(ctx context.Context) (pkg, version string, err error) {
-	out, err := a.command(ctx, "apt-cache", "depends", MetaPackage).Output()
+	out, err := a.command(ctx, "apt-cache", "depends", metaPackage).Output()
 	if err != nil {
-		return "", "", fmt.Errorf("apt-cache depends %s (%s): %w", MetaPackage, a.suite.Name, err)
+		return "", "", fmt.Errorf("apt-cache depends %s (%s): %w", metaPackage, a.suite.Name, err)
 	}
 	if pkg, err = parseDepends(out); err != nil {
 		return "", "", fmt.Errorf("%s: %w", a.suite.Name, err)

@@ -128,8 +128,8 @@ func TestLoadKernelSplitLayout(t *testing.T) {
 func TestModNameCompressed(t *testing.T) {
 	for in, want := range map[string]string{"usb-common.ko": "usb_common", "a/dummy_hcd.ko.xz": "dummy_hcd",
 		"usb_f_fs.ko.zst": "usb_f_fs", "kernel/fs/configfs/configfs.ko": "configfs", "x.ko.gz": "x", "udc-core": "udc_core"} {
-		if got := ModName(in); got != want {
-			t.Errorf("ModName(%q) = %q, want %q", in, got, want)
+		if got := modName(in); got != want {
+			t.Errorf("modName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -29,7 +29,9 @@ FunctionFS loaded, runs one payload as root and reports its exit status.
 
 Usage:
   vmtest exec BINARY [ARGS...]
-      go test -exec wrapper: go test -exec "$PWD/bin/vmtest exec" ./...
+      go test -exec wrapper: go test -exec "$PWD/bin/vmtest exec" ./... (from
+      another module: go test -exec "go tool vmtest exec" ./..., with
+      github.com/gadgetkit/gadgetkit/cmd/vmtest as a tool in its go.mod)
       A test binary whose tests call guest.Require runs in a fresh guest; any
       other binary runs directly on the host. Settings come from the
       environment: GADGETKIT_VM_MODULES, GADGETKIT_VM_SS=1, GADGETKIT_VM_UDCS,

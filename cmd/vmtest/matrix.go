@@ -69,10 +69,10 @@ func matrixCmd(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 125, err
 	}
-	var cols []vmtest.MatrixColumn
+	var cols []matrixColumn
 	for _, choice := range strings.Split(kernels, ",") {
 		choice = strings.TrimSpace(choice)
-		col := vmtest.MatrixColumn{Kernel: choice}
+		col := matrixColumn{Kernel: choice}
 		k, err := kernel(ctx, choice)
 		if err != nil {
 			col.Err = firstLine(err.Error())
@@ -94,7 +94,7 @@ func matrixCmd(ctx context.Context, args []string) (int, error) {
 		col.Results = res
 		cols = append(cols, col)
 	}
-	table, ok := vmtest.MatrixTable(pkgs, cols)
+	table, ok := matrixTable(pkgs, cols)
 	fmt.Printf("\n%s", table)
 	summary := filepath.Join(outDir, "summary.md")
 	if err := os.WriteFile(summary, []byte(table), 0o644); err != nil {
@@ -109,7 +109,7 @@ func matrixCmd(ctx context.Context, args []string) (int, error) {
 
 // goTestJSON runs go test for one kernel, printing a line per package as it
 // ends and keeping the whole log and JSON in dir.
-func goTestJSON(ctx context.Context, goArgs []string, dir, choice string) (map[string]*vmtest.PackageResult, error) {
+func goTestJSON(ctx context.Context, goArgs []string, dir, choice string) (map[string]*packageResult, error) {
 	jsonFile, err := os.Create(filepath.Join(dir, "test.json"))
 	if err != nil {
 		return nil, err
@@ -148,7 +148,7 @@ func goTestJSON(ctx context.Context, goArgs []string, dir, choice string) (map[s
 	if _, err := jsonFile.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	res, err := vmtest.ParseTestJSON(jsonFile)
+	res, err := parseTestJSON(jsonFile)
 	if err != nil {
 		return res, err
 	}

@@ -8,6 +8,13 @@
 // with a one-line reason, unless GADGETKIT_REQUIRE_GUEST=1, where they fail:
 // the README's test command sets it so that kernel tests can never be skipped
 // silently.
+//
+// Inside the guest, NewGadget composes a configfs gadget for one test
+// (removed with every FunctionFS mount by the test's cleanup), Bind and
+// SoftConnect drive its UDC, WaitHostDevice and DevNode find it from the host
+// side that the same kernel plays, and LoadModule, Has and ReloadDummyHCD
+// change the kernel's set-up. Package vmtest's documentation says how to run
+// such tests from any module.
 package guest
 
 import (
@@ -42,7 +49,7 @@ func Require(t testing.TB) {
 	if InGuest() {
 		return
 	}
-	const why = "needs configfs, usb_f_fs and dummy_hcd: run it in the guest (make test, or go test -exec \"$PWD/bin/vmtest exec\")"
+	const why = "needs configfs, usb_f_fs and dummy_hcd: run it in the vmtest guest (go test -exec \"go tool vmtest exec\", with github.com/gadgetkit/gadgetkit/cmd/vmtest as a tool of the module)"
 	if os.Getenv(EnvRequire) == "1" {
 		t.Fatal(why)
 	}

@@ -3,8 +3,10 @@ package guest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -78,7 +80,7 @@ func load(mods map[string]Module, name, params string, chain []string) error {
 	}
 	m, ok := mods[name]
 	if !ok {
-		return fmt.Errorf("load module %s: not carried into the guest (see vmtest.CarriedModules)", name)
+		return fmt.Errorf("load module %s: not carried into the guest (carried: %s; GADGETKIT_VM_MODULES=%s loads it at boot)", name, strings.Join(slices.Sorted(maps.Keys(mods)), ", "), name)
 	}
 	if m.Builtin {
 		return nil

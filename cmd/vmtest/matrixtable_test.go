@@ -1,4 +1,4 @@
-package vmtest
+package main
 
 import (
 	"os"
@@ -15,7 +15,7 @@ func TestParseTestJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	res, err := ParseTestJSON(f)
+	res, err := parseTestJSON(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,13 +31,13 @@ func TestParseTestJSON(t *testing.T) {
 	}
 
 	// A binary that died before reporting is a failure, not a pass.
-	crashed, err := ParseTestJSON(strings.NewReader(`{"Action":"start","Package":"p"}` + "\n" + `{"Action":"run","Package":"p","Test":"TestX"}` + "\n"))
+	crashed, err := parseTestJSON(strings.NewReader(`{"Action":"start","Package":"p"}` + "\n" + `{"Action":"run","Package":"p","Test":"TestX"}` + "\n"))
 	if err != nil || crashed["p"].Outcome != "FAIL" {
 		t.Fatalf("crashed = %+v, %v", crashed["p"], err)
 	}
 
 	pkgs := []string{"example.com/fake/a", "example.com/fake/b"}
-	table, ok := MatrixTable(pkgs, []MatrixColumn{{Kernel: "sid 7.2.13", Results: res}, {Kernel: "bullseye", Err: "cannot fetch"}})
+	table, ok := matrixTable(pkgs, []matrixColumn{{Kernel: "sid 7.2.13", Results: res}, {Kernel: "bullseye", Err: "cannot fetch"}})
 	if ok {
 		t.Fatal("a table with failures reported ok")
 	}
@@ -47,7 +47,7 @@ func TestParseTestJSON(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
 	}
-	if _, ok := MatrixTable(pkgs[:1], []MatrixColumn{{Kernel: "k", Results: res}}); !ok {
+	if _, ok := matrixTable(pkgs[:1], []matrixColumn{{Kernel: "k", Results: res}}); !ok {
 		t.Error("an all-ok table reported failure")
 	}
 }

@@ -1,4 +1,4 @@
-package vmtest
+package main
 
 import (
 	"bufio"
@@ -9,9 +9,9 @@ import (
 	"strings"
 )
 
-// PackageResult is how one test package ended on one kernel, read from
+// packageResult is how one test package ended on one kernel, read from
 // `go test -json`.
-type PackageResult struct {
+type packageResult struct {
 	Package string
 	Outcome string   // "ok", "FAIL", or "no tests"
 	Failed  []string // failed tests
@@ -21,7 +21,7 @@ type PackageResult struct {
 
 // Cell is the result as a table cell: ok, FAIL (and which tests), or ok
 // with its skipped tests and the first reason.
-func (p *PackageResult) Cell() string {
+func (p *packageResult) Cell() string {
 	switch {
 	case p == nil:
 		return "not run"
@@ -51,15 +51,15 @@ type testEvent struct {
 	Elapsed    float64
 }
 
-// ParseTestJSON reads `go test -json` output into one result per package.
+// parseTestJSON reads `go test -json` output into one result per package.
 // A package that reported no outcome (its binary crashed, or it did not
 // build) is a failure.
-func ParseTestJSON(r io.Reader) (map[string]*PackageResult, error) {
-	res := map[string]*PackageResult{}
-	get := func(pkg string) *PackageResult {
+func parseTestJSON(r io.Reader) (map[string]*packageResult, error) {
+	res := map[string]*packageResult{}
+	get := func(pkg string) *packageResult {
 		p := res[pkg]
 		if p == nil {
-			p = &PackageResult{Package: pkg}
+			p = &packageResult{Package: pkg}
 			res[pkg] = p
 		}
 		return p
@@ -137,16 +137,16 @@ func ParseTestJSON(r io.Reader) (map[string]*PackageResult, error) {
 	return res, sc.Err()
 }
 
-// MatrixColumn is one kernel's results.
-type MatrixColumn struct {
+// matrixColumn is one kernel's results.
+type matrixColumn struct {
 	Kernel  string // the column's heading: suite and release
-	Results map[string]*PackageResult
+	Results map[string]*packageResult
 	Err     string // the kernel could not be resolved or the run not started
 }
 
-// MatrixTable renders packages x kernels as a Markdown table and reports
+// matrixTable renders packages x kernels as a Markdown table and reports
 // whether every cell passed.
-func MatrixTable(pkgs []string, cols []MatrixColumn) (string, bool) {
+func matrixTable(pkgs []string, cols []matrixColumn) (string, bool) {
 	var b strings.Builder
 	ok := true
 	b.WriteString("| package |")
