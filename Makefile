@@ -50,15 +50,22 @@ build: $(VMTEST)
 	CGO_ENABLED=0 GOARCH=arm64 $(GO) build ./...
 	CGO_ENABLED=0 GOARCH=arm   $(GO) build ./...
 
+# Modules of their own under examples/: built, vetted and tested the way a
+# user's module is (its go.mod names cmd/vmtest as a tool).
+EXT_MODULES := examples/checksum
+
 check:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) vet ./...
+	for m in $(EXT_MODULES); do (cd $$m && $(GO) vet ./... && CGO_ENABLED=0 $(GO) vet ./... && \
+		CGO_ENABLED=0 GOARCH=arm64 $(GO) build ./...) || exit 1; done
 
 # Every package's test binary goes through vmtest exec: binaries whose tests
 # call guest.Require boot a fresh guest, the rest run here.
 test: deps kernel build check
 	$(GO) test -race -count=1 -timeout 30m -exec "$(VMTEST) exec" ./...
+	for m in $(EXT_MODULES); do (cd $$m && $(GO) test -race -count=1 -timeout 10m -exec "go tool vmtest exec" ./...) || exit 1; done
 
 # One go test per kernel (GADGETKIT_VM_KERNEL), a table of package x kernel
 # at the end (also out/kernels/summary.md); fails when any cell fails.

@@ -27,3 +27,4 @@ if [ -n "$missing" ]; then
 fi
 
 go mod download
+(cd examples/checksum && go mod download)
