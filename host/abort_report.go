@@ -21,6 +21,14 @@ import (
 // the partial byte count survive the cancel?
 const AbortPartialOut = "partial-out-cancel"
 
+// AbortRow and AbortRecord name the abort report's rows and the gadget's
+// per-transfer records (package internal/abortlog holds the one definition
+// both sides share), so a caller can declare them.
+type (
+	AbortRow    = abortlog.Row
+	AbortRecord = abortlog.Record
+)
+
 // Vendor requests to gadgetd's abort personality (abortlog.Request*).
 const (
 	rtVendorOutEndpoint  = 0x42
