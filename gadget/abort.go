@@ -189,10 +189,11 @@ func (a *aborter) answerDMABuf(c *ffs.Control) error {
 	if !c.IsIn() {
 		return fmt.Errorf("abort dmabuf request for %s: bmRequestType %#02x is OUT, want IN", name, c.RequestType)
 	}
-	if a.dmabuf == nil {
-		return fmt.Errorf("abort dmabuf request for %s (wIndex %d): no such endpoint", name, c.Index)
+	var errno syscall.Errno
+	ok := false
+	if a.dmabuf != nil {
+		errno, ok = a.dmabuf(name)
 	}
-	errno, ok := a.dmabuf(name)
 	if !ok {
 		return fmt.Errorf("abort dmabuf request for %s (wIndex %d): no such endpoint", name, c.Index)
 	}

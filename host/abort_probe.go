@@ -152,29 +152,24 @@ func dmabufFinding(answers []DMABufAnswer) string {
 	if len(answers) == 0 {
 		return "not asked"
 	}
-	eps := map[string][]string{}
-	var order []string
-	for _, a := range answers {
-		var s string
+	labels := make([]string, len(answers))
+	for i, a := range answers {
 		switch m, ok := dmabufMeaning[a.Errno]; {
 		case a.Err != "":
-			s = "not answered: " + a.Err
+			labels[i] = "not answered: " + a.Err
 		case ok:
-			s = a.Errno + ": " + m
+			labels[i] = a.Errno + ": " + m
 		default:
-			s = fmt.Sprintf("%q: not a known answer", a.Errno)
+			labels[i] = fmt.Sprintf("%q: not a known answer", a.Errno)
 		}
-		if eps[s] == nil {
-			order = append(order, s)
+	}
+	return grouped(labels, func(label string, members []int) string {
+		eps := make([]string, len(members))
+		for i, m := range members {
+			eps[i] = answers[m].Endpoint
 		}
-		eps[s] = append(eps[s], a.Endpoint)
-	}
-	slices.SortStableFunc(order, func(a, b string) int { return len(eps[b]) - len(eps[a]) })
-	var parts []string
-	for _, s := range order {
-		parts = append(parts, fmt.Sprintf("%s (%s)", s, strings.Join(eps[s], ", ")))
-	}
-	return strings.Join(parts, "; ")
+		return fmt.Sprintf("%s (%s)", label, strings.Join(eps, ", "))
+	})
 }
 
 func resName(r abortlog.Record) string {
@@ -189,19 +184,30 @@ func tally(recs []abortlog.Record, answer func(abortlog.Record) string) string {
 	if len(recs) == 0 {
 		return "not observed (the scenario did not run or left no record)"
 	}
-	count := map[string]int{}
-	var order []string
-	for _, r := range recs {
-		a := answer(r)
-		if count[a] == 0 {
-			order = append(order, a)
-		}
-		count[a]++
+	labels := make([]string, len(recs))
+	for i, r := range recs {
+		labels[i] = answer(r)
 	}
-	slices.SortStableFunc(order, func(a, b string) int { return count[b] - count[a] })
-	var parts []string
-	for _, a := range order {
-		parts = append(parts, fmt.Sprintf("%s (%d of %d)", a, count[a], len(recs)))
+	return grouped(labels, func(label string, members []int) string {
+		return fmt.Sprintf("%s (%d of %d)", label, len(members), len(recs))
+	})
+}
+
+// grouped joins the distinct labels, most common first (ties in order of
+// first appearance), each as describe makes it from the indices carrying it.
+func grouped(labels []string, describe func(label string, members []int) string) string {
+	members := map[string][]int{}
+	var order []string
+	for i, l := range labels {
+		if members[l] == nil {
+			order = append(order, l)
+		}
+		members[l] = append(members[l], i)
+	}
+	slices.SortStableFunc(order, func(a, b string) int { return len(members[b]) - len(members[a]) })
+	parts := make([]string, len(order))
+	for i, l := range order {
+		parts[i] = describe(l, members[l])
 	}
 	return strings.Join(parts, "; ")
 }
