@@ -29,6 +29,18 @@ func TestChecksumFromHost(t *testing.T) {
 	defer cancel()
 	served := make(chan error, 1)
 	go func() { served <- f.Serve(ctx) }()
+	// Registered after NewGadget's, so it runs first on every path: the
+	// function lets go of ep0 and its endpoint files before the gadget is
+	// unbound and functionfs unmounted.
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve after its context was cancelled: %v", err)
+		}
+		if err := f.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
 	if err := g.Bind(); err != nil { // Open wrote the descriptors
 		t.Fatal(err)
 	}
@@ -73,11 +85,4 @@ func TestChecksumFromHost(t *testing.T) {
 		t.Fatalf("an unknown vendor request answered %v, want a stall", err)
 	}
 
-	cancel()
-	if err := <-served; err != nil {
-		t.Fatalf("Serve after its context was cancelled: %v", err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
