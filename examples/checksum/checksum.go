@@ -86,10 +86,12 @@ func (c *Function) Serve(ctx context.Context) error {
 				break // ffs.ErrShutdown: the host went away; wait for the next ENABLE
 			}
 			sum := binary.LittleEndian.AppendUint32(nil, crc32.ChecksumIEEE(buf[:n]))
+			// Counted before the sum is sent: the host can ask for the
+			// count as soon as it has read the sum, before Write returns.
+			c.count.Add(1)
 			if _, err := in.Write(ctx, sum); err != nil {
 				break
 			}
-			c.count.Add(1)
 		}
 	}
 	cancel()
