@@ -33,7 +33,7 @@ var matrix = []fault{
 		if err := guest.SoftConnect(udc, false); err != nil {
 			t.Fatal(err)
 		}
-		if err := guest.WaitHostGone(r.serial, 10*time.Second); err != nil {
+		if err := guest.WaitHostGone(r.serial, hangGuard); err != nil {
 			t.Fatal(err)
 		}
 		hostSeesGone(t, r)
@@ -46,7 +46,7 @@ var matrix = []fault{
 	{"udc-rebind", func(t *testing.T, r *rig) {
 		udc := r.g.UDC()
 		r.bindTo("")
-		if err := guest.WaitHostGone(r.serial, 10*time.Second); err != nil {
+		if err := guest.WaitHostGone(r.serial, hangGuard); err != nil {
 			t.Fatal(err)
 		}
 		hostSeesGone(t, r)
@@ -57,7 +57,7 @@ var matrix = []fault{
 	{"host-reset", func(t *testing.T, r *rig) {
 		ev := r.g.Status().Functions[0].Events
 		before, enables := ev["disable"], ev["enable"]
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 		defer cancel()
 		// dummy_hcd keeps the address, so libusb's handle survives.
 		if _, err := r.d.Reset(ctx); err != nil {
@@ -119,7 +119,7 @@ func hostSeesGone(t *testing.T, r *rig) {
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for !ok() {
 		if time.Now().After(deadline) {
 			t.Fatalf("waiting for %s: timed out", what)

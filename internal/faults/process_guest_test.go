@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gadgetkit/gadgetkit/configfs"
 	"github.com/gadgetkit/gadgetkit/internal/testkit"
@@ -63,7 +62,7 @@ func TestKillWithIOInFlightThenRestart(t *testing.T) {
 		_, err := r.p.Out.WriteContext(ctx, make([]byte, 4<<20))
 		wrote <- err
 	}()
-	echoCtx, echoDone := context.WithTimeout(ctx, 20*time.Second) // only a hang guard
+	echoCtx, echoDone := context.WithTimeout(ctx, hangGuard)
 	echo := make([]byte, r.p.MaxPacket)
 	n, err := r.p.In.ReadContext(echoCtx, echo)
 	echoDone()
@@ -81,7 +80,7 @@ func TestKillWithIOInFlightThenRestart(t *testing.T) {
 	if err := first.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("killed daemon exited with %v", err)
 	}
-	if err := guest.WaitHostGone(r.serial, 10*time.Second); err != nil {
+	if err := guest.WaitHostGone(r.serial, hangGuard); err != nil {
 		t.Fatalf("after SIGKILL: %v (the last file closing should unbind the gadget)", err)
 	}
 	if err := <-wrote; err == nil {
@@ -143,7 +142,7 @@ func TestMoveBetweenUDCs(t *testing.T) {
 		bus := r.d.Info.Bus
 		r.fill()
 		r.bindTo("")
-		if err := guest.WaitHostGone(r.serial, 10*time.Second); err != nil {
+		if err := guest.WaitHostGone(r.serial, hangGuard); err != nil {
 			t.Fatal(err)
 		}
 		r.waitState("unbound")
