@@ -252,44 +252,96 @@ hosttest must be on PATH. Progress goes to stderr, one line per point.`,
 }
 
 func newReport() *cobra.Command {
-	var results, hostFile, md, svg string
+	var runDir, results, hostFile, md, svg string
 	c := &cobra.Command{
-		Use:   "report --results FILE --md FILE [--svg FILE] [--host FILE]",
-		Short: "Write the markdown summary and the SVG plot from results.json",
-		Args:  cobra.NoArgs,
+		Use:   "report (--run DIR | --results FILE [--host FILE]) --md FILE [--svg FILE]",
+		Short: "Write the markdown report and the SVG plot from every guest's results.json",
+		Long: `report merges a make bench run: --run DIR holds run.json (the host's CPU, the
+command, the whole run's wall time) and one directory per guest, in name
+order, each with the results.json that benchguest run wrote and the
+host.json that scripts/bench.sh wrote beside it (kernel choice, extra
+command line, host load before and after, wall time). --results FILE
+reports a single guest's results instead (--host: its host.json).`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if results == "" || md == "" {
-				return fmt.Errorf("--results and --md are required")
+			if (runDir == "") == (results == "") || md == "" {
+				return fmt.Errorf("--md and one of --run or --results are required")
 			}
-			var r bench.Run
-			if err := readJSON(results, &r); err != nil {
-				return err
-			}
-			var h bench.Host
-			if hostFile != "" {
-				if err := readJSON(hostFile, &h); err != nil {
+			var rep bench.Report
+			if runDir != "" {
+				var err error
+				if rep, err = loadRunDir(runDir); err != nil {
 					return err
 				}
+			} else {
+				var g bench.Guest
+				g.Run = new(bench.Run)
+				if err := readJSON(results, g.Run); err != nil {
+					return err
+				}
+				if hostFile != "" {
+					if err := readJSON(hostFile, &g.Host); err != nil {
+						return err
+					}
+				}
+				rep = bench.Report{Command: g.Host.Command, CPU: g.Host.CPU, Seconds: g.Host.Seconds, Guests: []bench.Guest{g}}
 			}
 			if svg != "" {
 				rel, err := filepath.Rel(filepath.Dir(md), svg)
 				if err != nil {
 					return err
 				}
-				h.SVG = rel
-				if err := writeFile(svg, func(w io.Writer) error { return bench.WriteSVG(w, &r) }); err != nil {
+				rep.SVG = rel
+				if err := writeFile(svg, func(w io.Writer) error { return bench.WriteReportSVG(w, rep) }); err != nil {
 					return err
 				}
 			}
-			return writeFile(md, func(w io.Writer) error { return bench.WriteMarkdown(w, &r, h) })
+			return writeFile(md, func(w io.Writer) error { return bench.WriteReport(w, rep) })
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&results, "results", "", "results.json written by benchguest run")
-	f.StringVar(&hostFile, "host", "", "host.json: host CPU, load averages and the command (scripts/bench.sh writes it)")
+	f.StringVar(&runDir, "run", "", "directory of a make bench run: run.json and one directory per guest")
+	f.StringVar(&results, "results", "", "results.json of a single guest (benchguest run)")
+	f.StringVar(&hostFile, "host", "", "host.json of that guest (scripts/bench.sh writes it)")
 	f.StringVar(&md, "md", "", "markdown file to write")
 	f.StringVar(&svg, "svg", "", "SVG plot to write, linked from the markdown")
 	return c
+}
+
+// runFile is DIR/run.json of a make bench run.
+type runFile struct {
+	CPU     string  `json:"cpu"`
+	Command string  `json:"command"`
+	Seconds float64 `json:"seconds"`
+}
+
+// loadRunDir reads run.json and every guest directory of dir (one holding
+// a results.json), in name order.
+func loadRunDir(dir string) (bench.Report, error) {
+	var rf runFile
+	if err := readJSON(filepath.Join(dir, "run.json"), &rf); err != nil {
+		return bench.Report{}, err
+	}
+	rep := bench.Report{Command: rf.Command, CPU: rf.CPU, Seconds: rf.Seconds}
+	found, err := filepath.Glob(filepath.Join(dir, "*", "results.json"))
+	if err != nil {
+		return rep, err
+	}
+	slices.Sort(found)
+	for _, res := range found {
+		g := bench.Guest{Run: new(bench.Run)}
+		if err := readJSON(res, g.Run); err != nil {
+			return rep, err
+		}
+		if err := readJSON(filepath.Join(filepath.Dir(res), "host.json"), &g.Host); err != nil {
+			return rep, err
+		}
+		rep.Guests = append(rep.Guests, g)
+	}
+	if len(rep.Guests) == 0 {
+		return rep, fmt.Errorf("%s: no guest directory with a results.json", dir)
+	}
+	return rep, nil
 }
 
 func readJSON(path string, v any) error {

@@ -173,7 +173,11 @@ func Goals(r *Run) []Verdict {
 				}
 			}
 			if src.host == "hosttest" {
-				v.HostShare = max(hostShareOf(g.points, KernelSourceSink), hostShareOf(g.points, GadgetdSourceSink))
+				k, gd := hostShareOf(g.points, KernelSourceSink), hostShareOf(g.points, GadgetdSourceSink)
+				v.HostShare = max(k, gd)
+				if k < 0 || gd < 0 {
+					v.HostShare = -1
+				}
 			}
 			judge(&v)
 			out = append(out, v)
