@@ -171,8 +171,8 @@ func TestWriteMarkdown(t *testing.T) {
 		"| date | 2026-11-25 14:00 UTC |",
 		"| guest kernel | 6.1.0-56-amd64, 2 vCPU (QEMU TCG CPU version 2.5+) |",
 		"| host load average (1/5/15 min) | before 3.65 5.69 7.49, after 4.00 5.00 7.00 |",
-		// Summary: no throughput row has 5 rounds; the cancel p99 of 800 us is under 1 ms.
-		"| 6.1.0-56-amd64 | default command line | not recorded | 3.65 5.69 7.49 / 4.00 5.00 7.00 | ? | 0 / 0 / 4 | 1 / 0 |",
+		// Summary: no throughput row has 5 rounds (1 usbtest, 3 hosttest); the cancel p99 of 800 us is under 1 ms.
+		"| 6.1.0-56-amd64 | default command line | not recorded | 3.65 5.69 7.49 / 4.00 5.00 7.00 | ? | 0 / 0 / 1 | 0 / 0 / 3 | 1 / 0 |",
 		// The derivation names the kernel functions of each pass.
 		"| gadgetd-sourcesink | in | f_fs: ffs_epfile_io's copy_from_iter",
 		"| kernel-sourcesink | out | f_sourcesink: source_sink_complete's memset(req->buf, 0x55) before the requeue | zero | yes |",
@@ -232,8 +232,8 @@ func TestWriteReportGuests(t *testing.T) {
 		"(this run: 25 min 00 s on the host below, builds included)",
 		// With init_on_alloc on the IN ceiling is 2/5 (threshold 0.36): 0.4x is met;
 		// off, 2/4 (threshold 0.45): not met.
-		"| 6.1.0-57-amd64 | default command line | on | 1.00 1.00 1.00 / 2.00 2.00 2.00 | 6 min 00 s | 1 / 0 / 0 | 0 / 0 |",
-		"| 6.1.0-57-amd64 | `init_on_alloc=0` | off | ? / ? | 5 min 50 s | 0 / 1 / 0 | 0 / 0 |",
+		"| 6.1.0-57-amd64 | default command line | on | 1.00 1.00 1.00 / 2.00 2.00 2.00 | 6 min 00 s | 1 / 0 / 0 | 0 / 0 / 0 | 0 / 0 |",
+		"| 6.1.0-57-amd64 | `init_on_alloc=0` | off | ? / ? | 5 min 50 s | 0 / 1 / 0 | 0 / 0 / 0 | 0 / 0 |",
 		"## 6.1.0-57-amd64, default command line",
 		"## 6.1.0-57-amd64, `init_on_alloc=0`",
 		"| guest kernel | 6.1.0-57-amd64 (`--kernel bookworm`), 2 vCPU",
