@@ -553,7 +553,7 @@ func anchorOf(cs []CancelResult, depth int) (CancelResult, bool) {
 // roundsTable lists every round's MB/s, kernel beside gadgetd.
 func roundsTable(w io.Writer, points []Point) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	p("Round by round:\n\n| dir | size | in flight | round | kernel MB/s | gadgetd MB/s | ratio |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	p("| dir | size | in flight | round | kernel MB/s | gadgetd MB/s | ratio |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	type key struct {
 		dir          string
 		size, flight int
