@@ -77,10 +77,10 @@ func WriteReport(w io.Writer, rep Report) error {
 	p("| run | |\n|---|---|\n")
 	p("| host | %s |\n", rep.CPU)
 	p("| guests | %d, one after the other: one per kernel x command line setting |\n\n", len(rep.Guests))
-	p("Each guest is a QEMU TCG guest of 2 vCPUs with dummy_hcd (high speed, 4 UDCs) booting Debian's stock kernel. The\n")
-	p("emulated CPU is the bottleneck, so absolute figures say little about real hardware; every ratio compares gadgetd\n")
-	p("with the kernel's own function at the same point of the same guest, measured seconds apart (both functions are\n")
-	p("bound at once, each on its own UDC, and each round measures the kernel's, then gadgetd's). Other engineers' guests\n")
+	p("Each guest is a QEMU TCG guest booting Debian's stock kernel with dummy_hcd at high speed. The emulated CPU is\n")
+	p("the bottleneck, so absolute figures say little about real hardware; every ratio compares gadgetd with the kernel's\n")
+	p("own function at the same point of the same guest, measured seconds apart (with two UDCs or more both functions\n")
+	p("are bound at once, each on its own, and each round measures the kernel's, then gadgetd's). Other engineers' guests\n")
 	p("may load the machine: each guest's section gives the host's load average before and after it. Per-process CPU\n")
 	p("times come from the scheduler's accounting; the guest-wide busy time is counted in ticks, which a starved TCG guest\n")
 	p("loses or bunches: read it as a rough figure. This document states only what the run measured.\n\n")
@@ -227,7 +227,11 @@ func guestSection(b *bufio.Writer, g Guest) {
 	if h.Command != "" {
 		p("| command | `%s` |\n", h.Command)
 	}
-	p("| gadget side | queue depth %d per endpoint (bulk_qlen, queue_depth), request size = the point's |\n", r.GadgetQueue)
+	udcs := "?"
+	if r.UDCs > 0 {
+		udcs = strconv.Itoa(r.UDCs)
+	}
+	p("| gadget side | queue depth %d per endpoint (bulk_qlen, queue_depth), request size = the point's; %s dummy UDC(s) |\n", r.GadgetQueue, udcs)
 	p("\n")
 
 	if len(r.Calibration) > 0 {

@@ -28,6 +28,9 @@ type Run struct {
 	// Calibration is the cost of one zeroing and one copy pass per byte at
 	// each request size, measured in this run before the points.
 	Calibration []PassCost `json:"calibration,omitempty"`
+	// UDCs is how many dummy UDCs the guest had; the throughput points
+	// bind the kernel's and gadgetd's function at once when there are two.
+	UDCs int `json:"udcs,omitempty"`
 	// SweepRounds is how many rounds Points holds.
 	SweepRounds int `json:"sweep_rounds,omitempty"`
 	// Seconds of the guest's run from Measure's start to its end.

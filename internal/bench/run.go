@@ -65,6 +65,7 @@ func Measure(ctx context.Context, o Options) *Run {
 		}
 	}
 	udcs := UDCs()
+	r.UDCs = len(udcs)
 	o.Sweep.UDCs, o.Usbtest.UDCs = udcs, udcs
 	r.Points = Sweep(ctx, o.Sweep)
 	if len(o.Usbtest.Sizes) > 0 {
