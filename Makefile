@@ -2,7 +2,8 @@
 #   make test   install what is missing, then every test: host tests directly,
 #               kernel tests in a QEMU guest (see vmtest)
 #   make demo   the main job: a gadget on dummy_hcd with the host peer talking to it
-#   make bench  gadgetd vs the kernel's SourceSink in one guest (docs/benchmarks.md)
+#   make bench  gadgetd vs the kernel's SourceSink, one guest per kernel and
+#               setting (docs/benchmarks.md; BENCHFLAGS="--kernels bookworm")
 #   make test-kernels  the kernel-facing packages on Debian's 5.10, 6.1, 6.12
 #               and 7.x kernels, one table of package x kernel at the end
 #   make test-conformance  the io_cancel conformance suite on each kernel
@@ -89,8 +90,11 @@ soak: deps kernel
 fuzz:
 	./scripts/fuzz.sh
 
-# One guest: kernel SourceSink vs gadgetd sweeps, cancel latency, scale;
-# writes out/bench/ and docs/benchmarks.md (BENCHFLAGS=--full for the long sweep).
+# One guest per kernel x setting: calibration, kernel SourceSink vs gadgetd
+# under usbtest and hosttest, cancel latency (scale in the first guest);
+# writes out/bench/ and docs/benchmarks.md: bookworm and trixie, each with the
+# default command line and init_on_alloc=0 (BENCHFLAGS="--kernels bookworm
+# --settings default" for one guest, --full for the long hosttest grid).
 bench: deps kernel
 	./scripts/bench.sh $(BENCHFLAGS)
 

@@ -3,7 +3,7 @@
 // drives both (make bench).
 //
 //	benchguest run --out DIR [--full]     in the guest, as root: results.json
-//	benchguest report --results FILE ...  anywhere: the markdown and the SVG plot
+//	benchguest report --run DIR ...       anywhere: every guest's results merged into the markdown and the SVG plot
 //	benchguest hostload --node N --pipe 81:02 ...  the host peer of run's endpoint-pair scaling
 package main
 
@@ -47,36 +47,46 @@ func newRoot() *cobra.Command {
 
 func newRun() *cobra.Command {
 	var (
-		out, udc string
-		full     bool
-		duration time.Duration
-		queue    int
-		cancels  int
-		rounds   int
-		noSweep  bool
-		sizes    string
-		depths   string
-		impls    []string
-		noScale  bool
-		noUT     bool
-		utRounds int
-		utSizes  string
-		utFlight string
-		cDepths  string
-		profile  bool
-		utMiB    int
+		out, udc  string
+		full      bool
+		duration  time.Duration
+		queue     int
+		cancels   int
+		rounds    int
+		noSweep   bool
+		sizes     string
+		depths    string
+		impls     []string
+		sweepRnds int
+		scale     bool
+		noScale   bool
+		noUT      bool
+		utRounds  int
+		utSizes   string
+		utFlight  string
+		cDepths   string
+		profile   bool
+		utMiB     int
+		noCal     bool
+		calReps   int
+		calMiB    int
 	)
 	c := &cobra.Command{
 		Use:   "run --out DIR",
 		Short: "Measure everything in this guest (root, dummy_hcd loaded) and write DIR/results.json",
-		Long: `run sweeps request size x transfers in flight x direction for the kernel's
-SourceSink and Loopback and gadgetd's sourcesink and loopback, each driven by
-hosttest bench, and the sourcesinks again with the kernel's usbtest as the
-host (tests 27 and 28, when the usbtest module is loaded); then times
-cancellations and disconnects on a FunctionFS function through package ffs;
-then measures 1, 4 and 15 bulk pairs on one function (or the most the UDC
-binds) and one gadgetd per UDC on 1, 2 and 4 UDCs. gadgetd and hosttest must
-be on PATH. Progress goes to stderr, one line per point.`,
+		Long: `run first calibrates what one zeroing pass and one copy pass over the data
+cost this kernel at each request size (the copy-bound ceiling of docs/
+benchmarks.md); then measures the kernel's SourceSink against gadgetd's
+sourcesink with the kernel's usbtest as the host (tests 27 and 28, when the
+usbtest module is loaded): 4K, 64K and 1M x 1, 8 and 32 in flight, 5
+interleaved rounds, both functions bound at once on two UDCs and each point
+measured on the kernel's, then on gadgetd's; then the same grid with hosttest
+bench (libusb) as the host, every direction, one round; then times
+cancellations through package ffs against the anchor and disconnects. --scale
+adds 1, 4 and 15 bulk pairs on one function (or the most the UDC binds) and
+one gadgetd per UDC on 1, 2 and 4 UDCs; --full the long hosttest grid (both
+personalities, 6 sizes x 4 depths) and the scale measurements. gadgetd and
+hosttest must be on PATH. Progress goes to stderr, one line per point.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if out == "" {
@@ -93,6 +103,9 @@ be on PATH. Progress goes to stderr, one line per point.`,
 			if c.Flags().Changed("gadget-queue") {
 				sw.Queue = queue
 			}
+			if c.Flags().Changed("rounds") {
+				sw.Rounds = sweepRnds
+			}
 			if sizes != "" {
 				if sw.Sizes, err = parseList(sizes); err != nil {
 					return fmt.Errorf("--sizes %q: %v", sizes, err)
@@ -104,8 +117,8 @@ be on PATH. Progress goes to stderr, one line per point.`,
 				}
 			}
 			for _, impl := range impls {
-				if !slices.Contains(bench.QuickSweep().Impls, impl) {
-					return fmt.Errorf("--impl %q: want one of %s", impl, strings.Join(bench.QuickSweep().Impls, ", "))
+				if !slices.Contains(bench.AllImpls, impl) {
+					return fmt.Errorf("--impl %q: want one of %s", impl, strings.Join(bench.AllImpls, ", "))
 				}
 			}
 			if len(impls) > 0 {
@@ -114,9 +127,41 @@ be on PATH. Progress goes to stderr, one line per point.`,
 			if noSweep {
 				sw.Sizes = nil
 			}
-			if sw.Duration <= 0 || sw.Queue < 1 || cancels < 1 || rounds < 0 {
-				return fmt.Errorf("--duration %v, --gadget-queue %d, --cancels %d: must be positive; --disconnects %d: must not be negative",
-					sw.Duration, sw.Queue, cancels, rounds)
+			if sw.Duration <= 0 || sw.Queue < 1 || cancels < 1 || rounds < 0 || sw.Rounds < 1 {
+				return fmt.Errorf("--duration %v, --gadget-queue %d, --cancels %d, --rounds %d: must be positive; --disconnects %d: must not be negative",
+					sw.Duration, sw.Queue, cancels, sw.Rounds, rounds)
+			}
+			if calReps < 1 || calMiB < 1 {
+				return fmt.Errorf("--calibrate-reps %d, --calibrate-mib %d: must be positive", calReps, calMiB)
+			}
+			if utRounds < 1 {
+				return fmt.Errorf("--usbtest-rounds %d: must be positive", utRounds)
+			}
+			if utMiB < 1 {
+				return fmt.Errorf("--usbtest-mib %d: must be positive", utMiB)
+			}
+			usbtestSizes, usbtestFlight := []int{4 << 10, 64 << 10, 1 << 20}, []int{1, 8, 32}
+			if full {
+				usbtestSizes = []int{512, 4 << 10, 64 << 10, 1 << 20}
+			}
+			if noUT || noSweep {
+				usbtestSizes = nil
+			}
+			if utSizes != "" {
+				if usbtestSizes, err = parseList(utSizes); err != nil {
+					return fmt.Errorf("--usbtest-sizes %q: %v", utSizes, err)
+				}
+			}
+			if utFlight != "" {
+				if usbtestFlight, err = parseList(utFlight); err != nil {
+					return fmt.Errorf("--usbtest-in-flight %q: %v", utFlight, err)
+				}
+			}
+			cancelDepths := []int{1, 8, 32}
+			if cDepths != "" {
+				if cancelDepths, err = parseList(cDepths); err != nil {
+					return fmt.Errorf("--cancel-depths %q: %v", cDepths, err)
+				}
 			}
 			hosttest, err := exec.LookPath("hosttest")
 			if err != nil {
@@ -136,44 +181,24 @@ be on PATH. Progress goes to stderr, one line per point.`,
 			defer os.RemoveAll(scratch)
 
 			sw.UDC, sw.Hosttest, sw.Gadgetd, sw.Dir = udc, hosttest, gadgetd, scratch
-			cancelDepths := []int{1, 8, 32}
-			if cDepths != "" {
-				if cancelDepths, err = parseList(cDepths); err != nil {
-					return fmt.Errorf("--cancel-depths %q: %v", cDepths, err)
-				}
-			}
 			o := bench.Options{
 				Sweep:  sw,
 				Cancel: bench.CancelOptions{UDC: udc, Depths: cancelDepths, Cancels: cancels, Rounds: rounds},
 				Scale: bench.ScaleOptions{Pairs: []int{1, 4, 15}, UDCs: []int{1, 2, 4}, RequestSize: 64 << 10, InFlight: 8,
 					Duration: 3 * time.Second, Hosttest: hosttest, Gadgetd: gadgetd, Dir: scratch},
-				Log: c.ErrOrStderr(),
+				Usbtest: bench.UsbtestOptions{Sizes: usbtestSizes, InFlight: usbtestFlight, Bytes: utMiB << 20, Rounds: utRounds,
+					Queue: sw.Queue, UDC: udc, Gadgetd: gadgetd, Dir: scratch},
+				CalibrateReps:  calReps,
+				CalibrateBytes: int64(calMiB) << 20,
+				Log:            c.ErrOrStderr(),
 			}
-			o.Usbtest = bench.UsbtestOptions{Sizes: []int{4 << 10, 64 << 10, 1 << 20}, InFlight: []int{8}, Bytes: 32 << 20,
-				Queue: sw.Queue, UDC: udc, Gadgetd: gadgetd, Dir: scratch}
-			if full {
-				o.Usbtest.Sizes, o.Usbtest.InFlight = []int{512, 4 << 10, 64 << 10, 1 << 20}, []int{1, 8, 32}
-			}
-			if noUT || noSweep {
-				o.Usbtest.Sizes = nil
-			}
-			if utRounds < 1 {
-				return fmt.Errorf("--usbtest-rounds %d: must be positive", utRounds)
-			}
-			o.Usbtest.Rounds = utRounds
-			if utMiB < 1 {
-				return fmt.Errorf("--usbtest-mib %d: must be positive", utMiB)
-			}
-			o.Usbtest.Bytes = utMiB << 20
-			if utSizes != "" {
-				if o.Usbtest.Sizes, err = parseList(utSizes); err != nil {
-					return fmt.Errorf("--usbtest-sizes %q: %v", utSizes, err)
+			if !noCal {
+				for _, s := range slices.Concat(usbtestSizes, sw.Sizes) {
+					if !slices.Contains(o.CalibrateSizes, s) {
+						o.CalibrateSizes = append(o.CalibrateSizes, s)
+					}
 				}
-			}
-			if utFlight != "" {
-				if o.Usbtest.InFlight, err = parseList(utFlight); err != nil {
-					return fmt.Errorf("--usbtest-in-flight %q: %v", utFlight, err)
-				}
+				slices.Sort(o.CalibrateSizes)
 			}
 			if profile {
 				strace, err := exec.LookPath("strace")
@@ -186,7 +211,7 @@ be on PATH. Progress goes to stderr, one line per point.`,
 				}
 				o.Usbtest.Profile = &bench.ProfileOptions{Strace: strace, Perf: perf, Dir: out}
 			}
-			if noScale {
+			if !(scale || full) || noScale {
 				o.Scale.Pairs, o.Scale.UDCs = nil, nil
 			}
 			r := bench.Measure(c.Context(), o)
@@ -200,66 +225,123 @@ be on PATH. Progress goes to stderr, one line per point.`,
 	}
 	f := c.Flags()
 	f.StringVar(&out, "out", "", "directory for results.json")
-	f.StringVar(&udc, "udc", "dummy_udc.0", "UDC of the sweep and the cancellation measurements")
-	f.BoolVar(&full, "full", false, "the full grid (6 sizes x 4 depths) instead of the quick one (4 x 3)")
-	f.DurationVar(&duration, "duration", 0, "seconds per throughput point (default 2s quick, 1s full)")
+	f.StringVar(&udc, "udc", "dummy_udc.0", "UDC of the cancellation measurements (the throughput points use every UDC, one per function)")
+	f.BoolVar(&full, "full", false, "the long hosttest grid (both personalities, 6 sizes x 4 depths), usbtest at 512 too, and --scale")
+	f.DurationVar(&duration, "duration", 0, "seconds per hosttest point (default 1s)")
 	f.IntVar(&queue, "gadget-queue", 0, "gadget-side requests per endpoint (default 16)")
+	f.IntVar(&sweepRnds, "rounds", 1, "interleaved rounds of the hosttest points (kernel, then gadgetd, at each point)")
 	f.IntVar(&cancels, "cancels", 3000, "cancels per queue depth")
 	f.IntVar(&rounds, "disconnects", 20, "disconnect rounds")
-	f.BoolVar(&noSweep, "no-sweep", false, "skip the throughput sweep")
-	f.BoolVar(&noScale, "no-scale", false, "skip the scale measurements")
+	f.BoolVar(&noSweep, "no-sweep", false, "skip the throughput points (hosttest and usbtest)")
+	f.BoolVar(&scale, "scale", false, "measure endpoint pairs on one function and gadgetd on several UDCs")
+	f.BoolVar(&noScale, "no-scale", false, "skip the scale measurements even with --full")
 	f.BoolVar(&noUT, "no-usbtest", false, "skip the sourcesink points with the kernel's usbtest as the host")
-	f.StringVar(&sizes, "sizes", "", "request sizes of the sweep, e.g. 512,4K,64K,1M (default: the grid's)")
-	f.StringVar(&depths, "in-flight", "", "transfers in flight of the sweep, e.g. 1,8,32 (default: the grid's)")
-	f.IntVar(&utRounds, "usbtest-rounds", 1, "interleaved rounds of the usbtest points (kernel, then gadgetd, in each)")
-	f.StringVar(&utSizes, "usbtest-sizes", "", "request sizes of the usbtest points, e.g. 64K (given, they run even with --no-sweep)")
-	f.StringVar(&utFlight, "usbtest-in-flight", "", "transfers in flight of the usbtest points (default 8)")
-	f.IntVar(&utMiB, "usbtest-mib", 32, "MiB per usbtest point (at most 2048 transfers)")
+	f.StringVar(&sizes, "sizes", "", "request sizes of the hosttest points, e.g. 4K,64K,1M (default: the grid's)")
+	f.StringVar(&depths, "in-flight", "", "transfers in flight of the hosttest points, e.g. 1,8,32 (default: the grid's)")
+	f.IntVar(&utRounds, "usbtest-rounds", 5, "interleaved rounds of the usbtest points (kernel, then gadgetd, at each point)")
+	f.StringVar(&utSizes, "usbtest-sizes", "", "request sizes of the usbtest points, e.g. 64K (default 4K,64K,1M; given, they run even with --no-sweep)")
+	f.StringVar(&utFlight, "usbtest-in-flight", "", "transfers in flight of the usbtest points (default 1,8,32)")
+	f.IntVar(&utMiB, "usbtest-mib", 8, "MiB per usbtest point (at most 1024 transfers, at least one of each in flight)")
 	f.StringVar(&cDepths, "cancel-depths", "", "requests in flight of the cancel measurements (default 1,8,32)")
+	f.BoolVar(&noCal, "no-calibrate", false, "skip the per-pass calibration (no copy-bound ceiling: the IN goal then counts against 0.9x the kernel)")
+	f.IntVar(&calReps, "calibrate-reps", 5, "repetitions of each calibrated pass (the median is used)")
+	f.IntVar(&calMiB, "calibrate-mib", 8, "MiB per calibrated pass kind and repetition")
 	f.BoolVar(&profile, "profile", false, "one more usbtest round with gadgetd under strace -c -f and the guest under perf record -a (both on PATH); raw outputs in --out")
-	f.StringSliceVar(&impls, "impl", nil, "implementations to sweep (default: kernel-sourcesink,gadgetd-sourcesink,kernel-loopback,gadgetd-loopback)")
+	f.StringSliceVar(&impls, "impl", nil, "implementations of the hosttest points (default: kernel-sourcesink,gadgetd-sourcesink; --full adds the loopbacks)")
 	return c
 }
 
 func newReport() *cobra.Command {
-	var results, hostFile, md, svg string
+	var runDir, results, hostFile, md, svg string
 	c := &cobra.Command{
-		Use:   "report --results FILE --md FILE [--svg FILE] [--host FILE]",
-		Short: "Write the markdown summary and the SVG plot from results.json",
-		Args:  cobra.NoArgs,
+		Use:   "report (--run DIR | --results FILE [--host FILE]) --md FILE [--svg FILE]",
+		Short: "Write the markdown report and the SVG plot from every guest's results.json",
+		Long: `report merges a make bench run: --run DIR holds run.json (the host's CPU, the
+command, the whole run's wall time) and one directory per guest, in name
+order, each with the results.json that benchguest run wrote and the
+host.json that scripts/bench.sh wrote beside it (kernel choice, extra
+command line, host load before and after, wall time). --results FILE
+reports a single guest's results instead (--host: its host.json).`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if results == "" || md == "" {
-				return fmt.Errorf("--results and --md are required")
+			if (runDir == "") == (results == "") || md == "" {
+				return fmt.Errorf("--md and one of --run or --results are required")
 			}
-			var r bench.Run
-			if err := readJSON(results, &r); err != nil {
-				return err
-			}
-			var h bench.Host
-			if hostFile != "" {
-				if err := readJSON(hostFile, &h); err != nil {
+			var rep bench.Report
+			if runDir != "" {
+				var err error
+				if rep, err = loadRunDir(runDir); err != nil {
 					return err
 				}
+			} else {
+				var g bench.Guest
+				g.Run = new(bench.Run)
+				if err := readJSON(results, g.Run); err != nil {
+					return err
+				}
+				if hostFile != "" {
+					if err := readJSON(hostFile, &g.Host); err != nil {
+						return err
+					}
+				}
+				rep = bench.Report{Command: g.Host.Command, CPU: g.Host.CPU, Seconds: g.Host.Seconds, Guests: []bench.Guest{g}}
 			}
 			if svg != "" {
 				rel, err := filepath.Rel(filepath.Dir(md), svg)
 				if err != nil {
 					return err
 				}
-				h.SVG = rel
-				if err := writeFile(svg, func(w io.Writer) error { return bench.WriteSVG(w, &r) }); err != nil {
+				rep.SVG = rel
+				if err := writeFile(svg, func(w io.Writer) error { return bench.WriteReportSVG(w, rep) }); err != nil {
 					return err
 				}
 			}
-			return writeFile(md, func(w io.Writer) error { return bench.WriteMarkdown(w, &r, h) })
+			return writeFile(md, func(w io.Writer) error { return bench.WriteReport(w, rep) })
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&results, "results", "", "results.json written by benchguest run")
-	f.StringVar(&hostFile, "host", "", "host.json: host CPU, load averages and the command (scripts/bench.sh writes it)")
+	f.StringVar(&runDir, "run", "", "directory of a make bench run: run.json and one directory per guest")
+	f.StringVar(&results, "results", "", "results.json of a single guest (benchguest run)")
+	f.StringVar(&hostFile, "host", "", "host.json of that guest (scripts/bench.sh writes it)")
 	f.StringVar(&md, "md", "", "markdown file to write")
 	f.StringVar(&svg, "svg", "", "SVG plot to write, linked from the markdown")
 	return c
+}
+
+// runFile is DIR/run.json of a make bench run.
+type runFile struct {
+	CPU     string  `json:"cpu"`
+	Command string  `json:"command"`
+	Seconds float64 `json:"seconds"`
+}
+
+// loadRunDir reads run.json and every guest directory of dir (one holding
+// a results.json), in name order.
+func loadRunDir(dir string) (bench.Report, error) {
+	var rf runFile
+	if err := readJSON(filepath.Join(dir, "run.json"), &rf); err != nil {
+		return bench.Report{}, err
+	}
+	rep := bench.Report{Command: rf.Command, CPU: rf.CPU, Seconds: rf.Seconds}
+	found, err := filepath.Glob(filepath.Join(dir, "*", "results.json"))
+	if err != nil {
+		return rep, err
+	}
+	slices.Sort(found)
+	for _, res := range found {
+		g := bench.Guest{Run: new(bench.Run)}
+		if err := readJSON(res, g.Run); err != nil {
+			return rep, err
+		}
+		if err := readJSON(filepath.Join(filepath.Dir(res), "host.json"), &g.Host); err != nil {
+			return rep, err
+		}
+		rep.Guests = append(rep.Guests, g)
+	}
+	if len(rep.Guests) == 0 {
+		return rep, fmt.Errorf("%s: no guest directory with a results.json", dir)
+	}
+	return rep, nil
 }
 
 func readJSON(path string, v any) error {

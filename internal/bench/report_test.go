@@ -171,42 +171,93 @@ func TestWriteMarkdown(t *testing.T) {
 		"| date | 2026-11-25 14:00 UTC |",
 		"| guest kernel | 6.1.0-56-amd64, 2 vCPU (QEMU TCG CPU version 2.5+) |",
 		"| host load average (1/5/15 min) | before 3.65 5.69 7.49, after 4.00 5.00 7.00 |",
-		// Goals: 0.95 meets 0.9, 0.8 does not, "both" failed.
-		"64K x 8, in | 0.95x (95.0 vs 100.0 MB/s) | yes |",
-		"64K x 8, out | 0.80x (40.0 vs 50.0 MB/s) | **no** |",
-		"64K x 8, both | not measured |",
-		"depth 1 | p99 800 us (p50 300, max 2000, 3000 cancels) | yes |",
-		"depth 32 | p99 4000 us (p50 900, max 9000, 3000 cancels) | **no** |",
-		"4 endpoint pairs (one function) | 1 reaper goroutine(s), 7 OS threads | yes |",
-		"![MB/s against request size",
-		"(benchmarks.svg)",
-		// gadget ms/MiB: 0.5 s over 100 MiB = 5 ms/MiB; kworker 0.2 s over 200 MiB = 1 ms.
-		"| sourcesink | in | 64K | 8 | 100.0 | 95.0 | 0.95 | 5.0 (2.0) | 1.0 / 3.0 | 7.5 / 12.0 | 10.0 / 20.0 | 2.00 | 20.0 MiB |",
-		"| gadgetd-sourcesink | both | 64K | 8 | hosttest bench: exit status 3: device gone |",
+		// Summary: no throughput row has 5 rounds (1 usbtest, 3 hosttest); the cancel p99 of 800 us is under 1 ms.
+		"| 6.1.0-56-amd64 | default command line | not recorded | 3.65 5.69 7.49 / 4.00 5.00 7.00 | ? | 0 / 0 / 1 | 0 / 0 / 3 | 1 / 0 |",
+		// The derivation names the kernel functions of each pass.
+		"| gadgetd-sourcesink | in | f_fs: ffs_epfile_io's copy_from_iter",
+		"| kernel-sourcesink | out | f_sourcesink: source_sink_complete's memset(req->buf, 0x55) before the requeue | zero | yes |",
+		// usbtest 64K x 8 in: uncalibrated, so held to 0.9; gadgetd 0.25 s + 0 kworker over 100 MiB = 2.5 ms/MiB.
+		"| in | 64K | 8 | 1 | 200.0 | 180.0 | 0.90 | - | 0.90 | not counted: 1 round(s), want >= 5 | 0.0 / 2.5 | 5.0 / 10.0 |",
+		// hosttest: gadget side 0.5 + 0.3 s over 100 MiB = 8 ms/MiB; host peer 1.5 s of 2 = 75%.
+		"| in | 64K | 8 | 1 | 100.0 | 95.0 | 0.95 | - | 0.90 | not counted: 1 round(s), want >= 5 | 1.0 / 8.0 | 7.5 / 12.0 | 75% / 60% | 10.0 / 20.0 |",
+		// gadgetd's host peer at 1.6 s of 2: host-bound.
+		"| out | 64K | 8 | 1 | 50.0 | 40.0 | 0.80 | - | 1.00 | not counted: host-bound: host peer at 80% of a vCPU; 1 round(s), want >= 5 |",
+		// 512 x1: gadgetd's CPU could not be sampled, so neither was its host peer's.
+		"| in | 512 | 1 | 1 | 2.0 | 1.0 | 0.50 | - | 0.90 | not counted: host peer's CPU not sampled; 1 round(s), want >= 5 | 0.0 / ? | 0.0 / ? | 0% / ? | 524.3 / ? |",
+		"| kernel-sourcesink | usbtest | out | 64K | 8 | 0 | usbtest test 27: fail: broken pipe |",
+		"| gadgetd-sourcesink | hosttest | both | 64K | 8 | 0 | hosttest bench: exit status 3: device gone |",
+		"| engine p99 < 1 ms at depth 1 | 1 | p99 800 us (p50 300, max 2000, 3000 cancels; host load before / after 3.65 5.69 7.49 / 4.00 5.00 7.00) | **met** |",
 		"| 32 | 3000 | 900 | 4000 | 9000 | ECONNRESET 2999, completed 1 | EINPROGRESS 2999, EINVAL 1 |",
 		"| 64 | 20 | 10000 | 12000 | 12000 | ESHUTDOWN 1280 |",
 		"| pairs | 4 | 64K | 8 | 80.0 | 50% | 12 | 1 | 7 | 40.0 MiB |  |",
 		`bench: bind: no endpoint \| left`,
 		"- scale: something was not measured",
-		// usbtest 64K x 8 in: 0.25 s over 1 s and 100 MiB.
-		"64K x 8 in under usbtest: 2.5 ms of its own CPU per MiB, 80% of it in kernel",
-		"at 180.0 MB/s that is 25% of one vCPU for the process.",
-		// Host CPU shares of the 9 sampled points: 0 x4, .5, .6, .75, .8, .9.
-		"median of 50% of one vCPU during its timed runs (9 points)",
-		// 512 x1: gadgetd's CPU could not be sampled, its throughput counts.
-		"| sourcesink | in | 512 | 1 | 2.0 | 1.0 | 0.50 | ? (?) | 0.0 / ? | 0.0 / ? | 524.3 / ? | ? | - |", // 2 s over 4e6 bytes,
-		"`?`: too few CPU samples",
-		// usbtest: its own table, without the host column, and a goal row.
-		"## gadgetd against the kernel with the kernel's usbtest as the host",
-		"| sourcesink | in | 64K | 8 | 200.0 | 180.0 | 0.90 | 2.5 (2.0) | 0.0 / 0.0 | 5.0 / 10.0 | 2.00 | - |",
-		"| the same, host = kernel usbtest (test 28), in | 0.90x (180.0 vs 200.0 MB/s) | yes |",
-		"| kernel-sourcesink | out | 64K | 8 | usbtest test 27: fail: broken pipe |",
+		"| loopback | both | 64K | 8 | 40.0 | 20.0 | 0.50 |",
+		"![MB/s against request size",
+		"(benchmarks.svg)",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
 		}
 	}
+	// Nothing says met for a row that was not counted.
+	if strings.Count(md, "**met**") != 1 {
+		t.Errorf("%d rows say met, want only the cancel row", strings.Count(md, "**met**"))
+	}
 	if t.Failed() {
 		t.Log(md)
+	}
+}
+
+// A report of several guests has one section per guest, each naming its
+// kernel and setting, and a summary row per guest; a row counts only with
+// five rounds.
+func TestWriteReportGuests(t *testing.T) {
+	mk := func(kernel string, ioa bool, gadgetdIN float64) *Run {
+		r := &Run{Kernel: kernel, CPUs: 2, UsbtestRounds: 5, InitOnAlloc: &InitOnAlloc{On: ioa, Known: true, Source: "test"},
+			Calibration: []PassCost{{Size: 64 << 10, Reps: 5, Bytes: 8 << 20, CopyNs: 2, ZeroNs: 1, CopyBest: 2, ZeroBest: 1}}}
+		r.Usbtest = rounds("usbtest", "in", 64<<10, 8, 5, 100, gadgetdIN, 0)
+		return r
+	}
+	rep := Report{Command: "make bench", CPU: "Test CPU x 2", Seconds: 1500, Guests: []Guest{
+		{Run: mk("6.1.0-57-amd64", true, 40), Host: Host{Kernel: "bookworm", LoadBefore: "1.00 1.00 1.00", LoadAfter: "2.00 2.00 2.00", Seconds: 360}},
+		{Run: mk("6.1.0-57-amd64", false, 40), Host: Host{Kernel: "bookworm", Append: "init_on_alloc=0", Seconds: 350}},
+	}}
+	var b bytes.Buffer
+	if err := WriteReport(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"(this run: 25 min 00 s on the host below, builds included)",
+		// With init_on_alloc on the IN ceiling is 2/5 (threshold 0.36): 0.4x is met;
+		// off, 2/4 (threshold 0.45): not met.
+		"| 6.1.0-57-amd64 | default command line | on | 1.00 1.00 1.00 / 2.00 2.00 2.00 | 6 min 00 s | 1 / 0 / 0 | 0 / 0 / 0 | 0 / 0 |",
+		"| 6.1.0-57-amd64 | `init_on_alloc=0` | off | ? / ? | 5 min 50 s | 0 / 1 / 0 | 0 / 0 / 0 | 0 / 0 |",
+		"## 6.1.0-57-amd64, default command line",
+		"## 6.1.0-57-amd64, `init_on_alloc=0`",
+		"| guest kernel | 6.1.0-57-amd64 (`--kernel bookworm`), 2 vCPU",
+		"| 64K | 1.000 (1.000) | 2.000 (2.000) | 5 x 8 MiB | 2.00 / 5.00 | 0.40 | 0.36 | 3.00 / 5.00 | 0.60 | 1.00 |",
+		"| 64K | 1.000 (1.000) | 2.000 (2.000) | 5 x 8 MiB | 2.00 / 4.00 | 0.50 | 0.45 | 3.00 / 4.00 | 0.75 | 1.00 |",
+		"| in | 64K | 8 | 5 | 100.0 | 40.0 | 0.40 | 0.40 | 0.36 | **met** |",
+		"| in | 64K | 8 | 5 | 100.0 | 40.0 | 0.40 | 0.50 | 0.45 | not met |",
+		"#### Round by round, usbtest",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(md)
+	}
+	b.Reset()
+	if err := WriteReportSVG(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	series := svgSeries(t, b.Bytes())
+	for _, name := range []string{"6.1.0-57-amd64 usbtest gadgetd-sourcesink in x8", "6.1.0-57-amd64 init_on_alloc=0 usbtest kernel-sourcesink in x8"} {
+		if _, ok := series[name]; !ok {
+			t.Errorf("the plot lacks series %q: %v", name, series)
+		}
 	}
 }

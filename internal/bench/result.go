@@ -20,6 +20,21 @@ type Run struct {
 	GadgetQueue int `json:"gadget_queue"`
 	// LoadAvg is the guest's /proc/loadavg at the start and the end.
 	LoadAvg [2]string `json:"load_avg"`
+	// Cmdline is the guest kernel's command line (/proc/cmdline).
+	Cmdline string `json:"cmdline,omitempty"`
+	// InitOnAlloc says whether the kernel zeroes every allocation, which
+	// adds a pass over the data to each f_fs request (goals.go).
+	InitOnAlloc *InitOnAlloc `json:"init_on_alloc,omitempty"`
+	// Calibration is the cost of one zeroing and one copy pass per byte at
+	// each request size, measured in this run before the points.
+	Calibration []PassCost `json:"calibration,omitempty"`
+	// UDCs is how many dummy UDCs the guest had; the throughput points
+	// bind the kernel's and gadgetd's function at once when there are two.
+	UDCs int `json:"udcs,omitempty"`
+	// SweepRounds is how many rounds Points holds.
+	SweepRounds int `json:"sweep_rounds,omitempty"`
+	// Seconds of the guest's run from Measure's start to its end.
+	Elapsed float64 `json:"elapsed_s,omitempty"`
 
 	Points []Point `json:"points"`
 	// Usbtest are the sourcesink points with the kernel's usbtest driver

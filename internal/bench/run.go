@@ -17,11 +17,17 @@ import (
 
 // Options is one whole guest run.
 type Options struct {
-	Sweep   SweepOptions
-	Usbtest UsbtestOptions
-	Cancel  CancelOptions
-	Scale   ScaleOptions
-	Log     io.Writer
+	// CalibrateSizes are the request sizes of the pass calibration
+	// (none: not calibrated); CalibrateReps and CalibrateBytes its
+	// repetitions and bytes per pass kind and repetition.
+	CalibrateSizes []int
+	CalibrateReps  int
+	CalibrateBytes int64
+	Sweep          SweepOptions
+	Usbtest        UsbtestOptions
+	Cancel         CancelOptions
+	Scale          ScaleOptions
+	Log            io.Writer
 }
 
 // Measure runs the sweep, the cancellation measurements and the scale
@@ -34,8 +40,15 @@ func Measure(ctx context.Context, o Options) *Run {
 		CPUs:        runtime.NumCPU(),
 		Seconds:     o.Sweep.Duration.Seconds(),
 		GadgetQueue: o.Sweep.Queue,
+		SweepRounds: max(o.Sweep.Rounds, 1),
 	}
+	start := time.Now()
 	r.LoadAvg[0] = loadAvg()
+	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
+		r.Cmdline = strings.TrimSpace(string(b))
+	}
+	ioa := DetectInitOnAlloc()
+	r.InitOnAlloc = &ioa
 	logf := func(format string, a ...any) { fmt.Fprintf(o.Log, format+"\n", a...) }
 	o.Sweep.Log, o.Scale.Log = o.Log, logf
 
@@ -44,6 +57,16 @@ func Measure(ctx context.Context, o Options) *Run {
 	if err := os.WriteFile(usbfsMemory, []byte("0"), 0); err != nil {
 		r.Errors = append(r.Errors, fmt.Sprintf("lifting the usbfs memory limit: %v (large points may fail with ENOMEM)", err))
 	}
+	if len(o.CalibrateSizes) > 0 {
+		r.Calibration = Calibrate(o.CalibrateSizes, o.CalibrateReps, o.CalibrateBytes)
+		for _, c := range r.Calibration {
+			logf("bench: calibration %5s: zero %.3f ns/B (best %.3f), copy %.3f ns/B (best %.3f), %d reps of %d bytes %s",
+				SizeLabel(c.Size), c.ZeroNs, c.ZeroBest, c.CopyNs, c.CopyBest, c.Reps, c.Bytes, c.Err)
+		}
+	}
+	udcs := UDCs()
+	r.UDCs = len(udcs)
+	o.Sweep.UDCs, o.Usbtest.UDCs = udcs, udcs
 	r.Points = Sweep(ctx, o.Sweep)
 	if len(o.Usbtest.Sizes) > 0 {
 		o.Usbtest.Log = o.Log
@@ -68,7 +91,6 @@ func Measure(ctx context.Context, o Options) *Run {
 		}
 	}
 	if len(o.Scale.Pairs)+len(o.Scale.UDCs) > 0 {
-		udcs := UDCs()
 		if len(udcs) == 0 {
 			r.Errors = append(r.Errors, "scale: no UDC")
 		} else {
@@ -76,6 +98,7 @@ func Measure(ctx context.Context, o Options) *Run {
 		}
 	}
 	r.LoadAvg[1] = loadAvg()
+	r.Elapsed = time.Since(start).Seconds()
 	return r
 }
 

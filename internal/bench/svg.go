@@ -62,30 +62,54 @@ type panel struct {
 // <polyline> whose <title> names its series ("gadgetd-sourcesink in x8",
 // "usbtest kernel-sourcesink out x8").
 func WriteSVG(w io.Writer, r *Run) error {
+	return WriteReportSVG(w, Report{Guests: []Guest{{Run: r}}})
+}
+
+// WriteReportSVG plots every guest of a report, one row of panels each,
+// medians of the rounds; with several guests each panel and series title
+// starts with the guest's kernel and setting.
+func WriteReportSVG(w io.Writer, rep Report) error {
 	var panels []panel
-	for _, host := range []struct {
-		name   string
-		points []Point
-	}{{"", r.Points}, {"usbtest", r.Usbtest}} {
-		for _, pers := range []struct{ name, kernel, gadgetd string }{
-			{"SourceSink", KernelSourceSink, GadgetdSourceSink},
-			{"Loopback", KernelLoopback, GadgetdLoopback},
-		} {
-			for _, dir := range []string{"in", "out", "both"} {
-				if slices.ContainsFunc(host.points, func(p Point) bool {
-					return (p.Impl == pers.kernel || p.Impl == pers.gadgetd) && p.Dir == dir && p.Err == ""
-				}) {
-					title := pers.name + " " + dir
-					if host.name != "" {
-						title += ", host " + host.name
+	var all []Point
+	for _, g := range rep.Guests {
+		r := g.Run
+		label := ""
+		if len(rep.Guests) > 1 {
+			label = r.Kernel
+			if g.Host.Append != "" {
+				label += " " + g.Host.Append
+			}
+		}
+		for _, host := range []struct {
+			name   string
+			points []Point
+		}{{"", MedianPoints(r.Points)}, {"usbtest", MedianPoints(r.Usbtest)}} {
+			all = append(all, host.points...)
+			for _, pers := range []struct{ name, kernel, gadgetd string }{
+				{"SourceSink", KernelSourceSink, GadgetdSourceSink},
+				{"Loopback", KernelLoopback, GadgetdLoopback},
+			} {
+				for _, dir := range []string{"in", "out", "both"} {
+					if slices.ContainsFunc(host.points, func(p Point) bool {
+						return (p.Impl == pers.kernel || p.Impl == pers.gadgetd) && p.Dir == dir && p.Err == ""
+					}) {
+						title := pers.name + " " + dir
+						if host.name != "" {
+							title += ", host " + host.name
+						}
+						series := host.name
+						if label != "" {
+							title = label + ": " + title
+							series = strings.TrimSpace(label + " " + host.name)
+						}
+						panels = append(panels, panel{title, []string{pers.kernel, pers.gadgetd}, dir, host.points, series})
 					}
-					panels = append(panels, panel{title, []string{pers.kernel, pers.gadgetd}, dir, host.points, host.name})
 				}
 			}
 		}
 	}
 	var depths []int
-	for _, p := range slices.Concat(r.Points, r.Usbtest) {
+	for _, p := range all {
 		if !slices.Contains(depths, p.InFlight) {
 			depths = append(depths, p.InFlight)
 		}

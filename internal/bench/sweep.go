@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,12 @@ type SweepOptions struct {
 	Dirs     []string
 	Duration time.Duration // per point
 	Queue    int           // gadget-side requests per endpoint
+	// Rounds repeats every point, kernel first, then gadgetd (0 and 1:
+	// one round).
+	Rounds int
+	// UDCs are the UDCs the implementations of one request size are
+	// bound to at once, one each; UDC alone means one at a time.
+	UDCs     []string
 	UDC      string
 	Hosttest string // path of the hosttest binary
 	Gadgetd  string
@@ -28,64 +35,98 @@ type SweepOptions struct {
 	Log      io.Writer // one line per point
 }
 
-// QuickSweep and FullSweep are the grids of scripts/bench.sh and
-// scripts/bench.sh --full: 96 points of 2 seconds and 192 of 1 second, each
-// with hosttest's start (one to three seconds under emulation, depending on
-// the host's load).
+// AllImpls are the implementations the sweep knows.
+var AllImpls = []string{KernelSourceSink, GadgetdSourceSink, KernelLoopback, GadgetdLoopback}
+
+// QuickSweep is the grid of `benchguest run` (make bench): the sourcesinks
+// at the goal grid, 4K, 64K and 1M x 1, 8 and 32 in flight, every
+// direction, 1 s per point. FullSweep (--full) is the old long grid: both
+// personalities, 6 request sizes x 4 depths.
 func QuickSweep() SweepOptions {
 	return SweepOptions{
-		Impls:    []string{KernelSourceSink, GadgetdSourceSink, KernelLoopback, GadgetdLoopback},
-		Sizes:    []int{512, 4 << 10, 64 << 10, 1 << 20},
+		Impls:    []string{KernelSourceSink, GadgetdSourceSink},
+		Sizes:    []int{4 << 10, 64 << 10, 1 << 20},
 		InFlight: []int{1, 8, 32},
 		Dirs:     []string{"in", "out", "both"},
-		Duration: 2 * time.Second,
+		Duration: time.Second,
 		Queue:    16,
+		Rounds:   1,
 	}
 }
 
 func FullSweep() SweepOptions {
 	o := QuickSweep()
+	o.Impls = AllImpls
 	o.Sizes = []int{512, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20}
 	o.InFlight = []int{1, 4, 8, 32}
-	o.Duration = time.Second
 	return o
 }
 
-// Sweep measures the grid. For each request size it sets up each
-// implementation in turn (kernel first, then gadgetd, so the pair is
-// measured close together in time) and runs hosttest bench at every
-// transfers-in-flight and direction. A point or setup that fails is
-// recorded with its error and the sweep goes on.
+// Sweep measures the grid. For each request size it sets up the
+// implementations at once, each on a UDC of its own (as many at a time as
+// there are UDCs; an idle gadget costs nothing, dummy_hcd's timer runs only
+// while URBs are queued), then measures every point once per round, each
+// implementation in turn at the same point (kernel first), so that a pair
+// is measured seconds apart. A point or setup that fails is recorded with
+// its error and the sweep goes on.
 func Sweep(ctx context.Context, o SweepOptions) []Point {
+	udcs := o.UDCs
+	if len(udcs) == 0 {
+		udcs = []string{o.UDC}
+	}
 	var points []Point
 	for _, size := range o.Sizes {
-		for _, impl := range o.Impls {
-			dirs := o.Dirs
-			if impl == KernelLoopback || impl == GadgetdLoopback {
-				dirs = []string{"both"}
-			}
-			fail := func(err error) {
+		for batch := range slices.Chunk(o.Impls, len(udcs)) {
+			points = append(points, sweepBatch(ctx, o, size, batch, udcs)...)
+		}
+	}
+	return points
+}
+
+func dirsOf(o SweepOptions, impl string) []string {
+	if impl == KernelLoopback || impl == GadgetdLoopback {
+		return []string{"both"}
+	}
+	return o.Dirs
+}
+
+func sweepBatch(ctx context.Context, o SweepOptions, size int, impls, udcs []string) []Point {
+	var points []Point
+	srvs := make(map[string]*Server)
+	for i, impl := range impls {
+		serial := fmt.Sprintf("%s-%d", strings.ReplaceAll(impl, "-", ""), size)
+		srv, err := Start(ctx, Setup{Impl: impl, RequestSize: size, Queue: o.Queue, UDC: udcs[i], Serial: serial, Gadgetd: o.Gadgetd, Dir: o.Dir})
+		if err != nil {
+			fmt.Fprintf(o.Log, "bench: %s %s: setup failed: %v\n", impl, SizeLabel(size), err)
+			for round := range max(o.Rounds, 1) {
 				for _, n := range o.InFlight {
-					for _, d := range dirs {
-						points = append(points, Point{Impl: impl, Dir: d, RequestSize: size, InFlight: n, Err: err.Error()})
+					for _, d := range dirsOf(o, impl) {
+						points = append(points, Point{Impl: impl, Dir: d, RequestSize: size, InFlight: n, Round: round, Err: err.Error()})
 					}
 				}
 			}
-			serial := fmt.Sprintf("%s-%d", strings.ReplaceAll(impl, "-", ""), size)
-			srv, err := Start(ctx, Setup{Impl: impl, RequestSize: size, Queue: o.Queue, UDC: o.UDC, Serial: serial, Gadgetd: o.Gadgetd, Dir: o.Dir})
-			if err != nil {
-				fmt.Fprintf(o.Log, "bench: %s %s: setup failed: %v\n", impl, SizeLabel(size), err)
-				fail(err)
-				continue
-			}
-			for _, n := range o.InFlight {
-				for _, d := range dirs {
-					p := measure(ctx, o, srv, Point{Impl: impl, Dir: d, RequestSize: size, InFlight: n})
-					fmt.Fprintf(o.Log, "bench: %-18s %-4s %5s x%-2d %8.1f MB/s  gadget %5.2fs kworker %5.2fs host %5.2fs busy %5.2fs %s%s\n",
-						p.Impl, p.Dir, SizeLabel(size), n, p.MBps(), p.GadgetCPU, p.KworkerCPU, p.HostCPU, p.BusyCPU, p.Err, p.CPUErr)
+			continue
+		}
+		srvs[impl] = srv
+	}
+	for round := range max(o.Rounds, 1) {
+		for _, n := range o.InFlight {
+			for _, d := range o.Dirs {
+				for _, impl := range impls {
+					srv := srvs[impl]
+					if srv == nil || !slices.Contains(dirsOf(o, impl), d) {
+						continue
+					}
+					p := measure(ctx, o, srv, Point{Impl: impl, Dir: d, RequestSize: size, InFlight: n, Round: round})
+					fmt.Fprintf(o.Log, "bench: round %d %-18s %-4s %5s x%-2d %8.1f MB/s  gadget %5.2fs kworker %5.2fs host %5.2fs busy %5.2fs %s%s\n",
+						round, p.Impl, p.Dir, SizeLabel(size), n, p.MBps(), p.GadgetCPU, p.KworkerCPU, p.HostCPU, p.BusyCPU, p.Err, p.CPUErr)
 					points = append(points, p)
 				}
 			}
+		}
+	}
+	for _, impl := range impls {
+		if srv := srvs[impl]; srv != nil {
 			if err := srv.Stop(); err != nil {
 				fmt.Fprintf(o.Log, "bench: %s %s: teardown: %v\n", impl, SizeLabel(size), err)
 			}

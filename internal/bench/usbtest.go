@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/gadgetkit/gadgetkit/internal/usbtest"
@@ -26,87 +27,135 @@ type UsbtestOptions struct {
 	// as tracing slows the gadget down.
 	Profile *ProfileOptions
 	Queue   int
+	// UDCs: the two implementations of a size are bound at once, one
+	// per UDC; UDC alone: one after the other.
+	UDCs    []string
 	UDC     string
 	Gadgetd string
 	Dir     string
 	Log     io.Writer
 }
 
-// UsbtestSweep measures every size and in-flight count with usbtest, each
-// sourcesink set up once per size. The host side runs in the kernel, so
-// the host's CPU is in BusyCPU and HostCPU stays 0.
+// UsbtestSweep measures every size and in-flight count with usbtest. For
+// each size the kernel's SourceSink and gadgetd's sourcesink are set up at
+// once, each on its own UDC (UDCs; one UDC: one after the other), and each
+// round measures every point on the kernel's function, then at once on
+// gadgetd's. The host side runs in the kernel, so the host's CPU is in
+// BusyCPU and HostCPU stays 0.
 func UsbtestSweep(ctx context.Context, o UsbtestOptions) (points, profiled []Point) {
-	for round := range max(o.Rounds, 1) {
-		points = append(points, usbtestRound(ctx, o, round, nil)...)
+	udcs := o.UDCs
+	if len(udcs) == 0 {
+		udcs = []string{o.UDC}
 	}
-	if o.Profile != nil {
-		// One round per tracer: strace stops gadgetd at every system
-		// call, which would skew perf's samples towards it.
-		next := max(o.Rounds, 1)
-		if o.Profile.Strace != "" {
-			profiled = append(profiled, usbtestRound(ctx, o, next, &profiler{o: ProfileOptions{Strace: o.Profile.Strace, Dir: o.Profile.Dir}})...)
-			next++
-		}
-		if o.Profile.Perf != "" {
-			profiled = append(profiled, usbtestRound(ctx, o, next, &profiler{o: ProfileOptions{Perf: o.Profile.Perf, Dir: o.Profile.Dir}})...)
+	impls := []string{KernelSourceSink, GadgetdSourceSink}
+	for _, size := range o.Sizes {
+		for batch := range slices.Chunk(impls, len(udcs)) {
+			p, pr := usbtestSize(ctx, o, size, batch, udcs)
+			points, profiled = append(points, p...), append(profiled, pr...)
 		}
 	}
 	return points, profiled
 }
 
-// usbtestRound measures every size and in-flight count once, kernel
-// first; prof, when not nil, wraps every gadgetd point.
-func usbtestRound(ctx context.Context, o UsbtestOptions, round int, prof *profiler) []Point {
-	var points []Point
-	for _, size := range o.Sizes {
-		for _, impl := range []string{KernelSourceSink, GadgetdSourceSink} {
-			serial := fmt.Sprintf("ut%s-%d", impl[:1], size)
-			fail := func(err error) {
+// usbtestGadget is one implementation set up for usbtest.
+type usbtestGadget struct {
+	srv  *Server
+	conn *usbtest.Conn
+}
+
+// usbtestSize sets up impls at one size and measures every round, then
+// the profiled rounds.
+func usbtestSize(ctx context.Context, o UsbtestOptions, size int, impls, udcs []string) (points, profiled []Point) {
+	rounds := max(o.Rounds, 1)
+	gs := make(map[string]usbtestGadget)
+	defer func() {
+		for _, impl := range impls {
+			g, ok := gs[impl]
+			if !ok {
+				continue
+			}
+			g.conn.Close()
+			if err := g.srv.Stop(); err != nil {
+				fmt.Fprintf(o.Log, "bench: usbtest %s %s: teardown: %v\n", impl, SizeLabel(size), err)
+			}
+		}
+	}()
+	for i, impl := range impls {
+		g, err := usbtestSetup(ctx, o, impl, size, udcs[i])
+		if err != nil {
+			fmt.Fprintf(o.Log, "bench: usbtest %s %s: %v\n", impl, SizeLabel(size), err)
+			for round := range rounds {
 				for _, n := range o.InFlight {
 					for _, d := range []string{"out", "in"} {
 						points = append(points, Point{Impl: impl, Dir: d, RequestSize: size, InFlight: n, Round: round, Err: err.Error()})
 					}
 				}
 			}
-			srv, err := Start(ctx, Setup{Impl: impl, RequestSize: size, Queue: o.Queue, UDC: o.UDC, Serial: serial,
-				Gadgetd: o.Gadgetd, Dir: o.Dir, GadgetZero: true})
-			if err != nil {
-				fmt.Fprintf(o.Log, "bench: usbtest %s %s: setup failed: %v\n", impl, SizeLabel(size), err)
-				fail(err)
-				continue
-			}
-			wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			dev, err := usbtest.Wait(wctx, func(d usbtest.Device) bool { return d.Serial == serial })
-			cancel()
-			var conn *usbtest.Conn
-			if err == nil {
-				conn, err = usbtest.Open(dev)
-			}
-			if err != nil {
-				fmt.Fprintf(o.Log, "bench: usbtest %s %s: %v\n", impl, SizeLabel(size), err)
-				fail(fmt.Errorf("usbtest did not claim the gadget: %w", err))
-				srv.Stop()
-				continue
-			}
-			for _, n := range o.InFlight {
-				for _, d := range []string{"out", "in"} {
-					p := usbtestPoint(ctx, conn, srv, Point{Impl: impl, Dir: d, RequestSize: size, InFlight: n, Round: round}, o.Bytes, prof)
+			continue
+		}
+		gs[impl] = g
+	}
+	round := func(round int, prof *profiler) []Point {
+		var pts []Point
+		for _, n := range o.InFlight {
+			for _, d := range []string{"out", "in"} {
+				for _, impl := range impls {
+					g, ok := gs[impl]
+					if !ok {
+						continue
+					}
+					p := usbtestPoint(ctx, g.conn, g.srv, Point{Impl: impl, Dir: d, RequestSize: size, InFlight: n, Round: round}, o.Bytes, prof)
 					fmt.Fprintf(o.Log, "bench: usbtest round %d %-18s %-4s %5s x%-2d %8.1f MB/s  gadget %5.2fs kworker %5.2fs busy %5.2fs load %s %s\n",
 						round, p.Impl, p.Dir, SizeLabel(size), n, p.MBps(), p.GadgetCPU, p.KworkerCPU, p.BusyCPU, loadAvg(), p.Err)
-					points = append(points, p)
+					pts = append(pts, p)
 				}
 			}
-			conn.Close()
-			if err := srv.Stop(); err != nil {
-				fmt.Fprintf(o.Log, "bench: usbtest %s %s: teardown: %v\n", impl, SizeLabel(size), err)
-			}
+		}
+		return pts
+	}
+	for r := range rounds {
+		points = append(points, round(r, nil)...)
+	}
+	if o.Profile != nil {
+		// One round per tracer: strace stops gadgetd at every system
+		// call, which would skew perf's samples towards it.
+		next := rounds
+		if o.Profile.Strace != "" {
+			profiled = append(profiled, round(next, &profiler{o: ProfileOptions{Strace: o.Profile.Strace, Dir: o.Profile.Dir}})...)
+			next++
+		}
+		if o.Profile.Perf != "" {
+			profiled = append(profiled, round(next, &profiler{o: ProfileOptions{Perf: o.Profile.Perf, Dir: o.Profile.Dir}})...)
 		}
 	}
-	return points
+	return points, profiled
+}
+
+// usbtestSetup starts impl at size on udc with gadget zero's IDs and waits
+// for usbtest to claim it.
+func usbtestSetup(ctx context.Context, o UsbtestOptions, impl string, size int, udc string) (usbtestGadget, error) {
+	serial := fmt.Sprintf("ut%s-%d", impl[:1], size)
+	srv, err := Start(ctx, Setup{Impl: impl, RequestSize: size, Queue: o.Queue, UDC: udc, Serial: serial,
+		Gadgetd: o.Gadgetd, Dir: o.Dir, GadgetZero: true})
+	if err != nil {
+		return usbtestGadget{}, fmt.Errorf("setup failed: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	dev, err := usbtest.Wait(wctx, func(d usbtest.Device) bool { return d.Serial == serial })
+	cancel()
+	var conn *usbtest.Conn
+	if err == nil {
+		conn, err = usbtest.Open(dev)
+	}
+	if err != nil {
+		srv.Stop()
+		return usbtestGadget{}, fmt.Errorf("usbtest did not claim the gadget: %w", err)
+	}
+	return usbtestGadget{srv: srv, conn: conn}, nil
 }
 
 // maxUsbtestTransfers bounds one usbtest point.
-const maxUsbtestTransfers = 2048
+const maxUsbtestTransfers = 1024
 
 // usbtestPoint runs test 27 (out) or 28 (in) once; CPU counters are read
 // just before and after the ioctl, which has no start-up cost to exclude.
@@ -119,7 +168,7 @@ func usbtestPoint(ctx context.Context, c *usbtest.Conn, srv *Server, p Point, by
 	// cannot be interrupted: at most maxUsbtestTransfers keep small
 	// requests to seconds.
 	transfers := min(bytes/p.RequestSize, maxUsbtestTransfers)
-	iters := max(transfers/p.InFlight, 2)
+	iters := max(transfers/p.InFlight, 1)
 	kworkers := KworkerStats()
 	var stopProf func() error
 	if prof != nil {
