@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -62,7 +61,7 @@ func anchorLatency(path string, depth, n int) (CancelResult, []time.Duration, er
 		k := i % depth
 		start := time.Now()
 		errno := actx.CancelErrno(&cbs[k])
-		got, err := getEvent(actx, events)
+		got, err := actx.GetEvents(1, events, &anchorTimeout)
 		lat = append(lat, time.Since(start))
 		if err != nil || got != 1 {
 			return res, nil, fmt.Errorf("bench: anchor: io_getevents after cancel %d: %d events, %v", i, got, err)
@@ -80,22 +79,11 @@ func anchorLatency(path string, depth, n int) (CancelResult, []time.Duration, er
 		actx.CancelErrno(&cbs[k])
 	}
 	for left := depth; left > 0; left-- {
-		if got, err := getEvent(actx, events); err != nil || got != 1 {
+		if got, err := actx.GetEvents(1, events, &anchorTimeout); err != nil || got != 1 {
 			return res, nil, fmt.Errorf("bench: anchor: draining: %d events, %v", got, err)
 		}
 	}
 	return res, lat, nil
-}
-
-// getEvent blocks in io_getevents for one completion, again when a signal
-// (the Go runtime's, to this thread) interrupts it.
-func getEvent(actx linux.Context, events []linux.Event) (int, error) {
-	for {
-		got, err := actx.GetEvents(1, events, &anchorTimeout)
-		if !errors.Is(err, syscall.EINTR) {
-			return got, err
-		}
-	}
 }
 
 // resName names a completion's res: "completed" for bytes, else its errno.

@@ -3,6 +3,7 @@ package linux
 import (
 	"os"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -50,16 +51,33 @@ func (c Context) Submit(cbs []*IOCB) (int, error) {
 
 // GetEvents reaps between min and len(events) completions (io_getevents).
 // A nil timeout waits until min are available; a zero one never waits.
+// io_getevents answers EINTR, having reaped nothing, when a signal reaches
+// the thread, even with a zero timeout; the Go runtime signals its threads
+// (SIGURG, to preempt goroutines), so GetEvents calls it again then, with
+// what is left of the timeout.
 func (c Context) GetEvents(min int, events []Event, timeout *unix.Timespec) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}
-	n, _, errno := unix.Syscall6(unix.SYS_IO_GETEVENTS, uintptr(c), uintptr(min), uintptr(len(events)),
-		uintptr(unsafe.Pointer(&events[0])), uintptr(unsafe.Pointer(timeout)), 0)
-	if errno != 0 {
-		return 0, os.NewSyscallError("io_getevents", errno)
+	var deadline time.Time
+	if timeout != nil {
+		deadline = time.Now().Add(time.Duration(timeout.Nano()))
 	}
-	return int(n), nil
+	left := timeout
+	for {
+		n, _, errno := unix.Syscall6(unix.SYS_IO_GETEVENTS, uintptr(c), uintptr(min), uintptr(len(events)),
+			uintptr(unsafe.Pointer(&events[0])), uintptr(unsafe.Pointer(left)), 0)
+		if errno == 0 {
+			return int(n), nil
+		}
+		if errno != unix.EINTR {
+			return 0, os.NewSyscallError("io_getevents", errno)
+		}
+		if timeout != nil {
+			ts := unix.NsecToTimespec(max(0, int64(time.Until(deadline))))
+			left = &ts
+		}
+	}
 }
 
 // Cancel asks the kernel to cancel cb (io_cancel). Whatever it returns, the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 	"unsafe"
@@ -297,5 +298,47 @@ func TestReapRing(t *testing.T) {
 		if n, err := r.ctx.GetEvents(0, evs, &unix.Timespec{}); err != nil || n != 0 {
 			t.Fatalf("io_getevents after the ring was reaped: %d, %v; want nothing left", n, err)
 		}
+	}
+}
+
+// A signal to the thread blocked in io_getevents makes the kernel answer
+// EINTR; the Go runtime sends its threads SIGURG to preempt goroutines, so
+// GetEvents must wait on instead (a make test run failed TestReapRing with
+// "io_getevents: interrupted system call"). The thread is signalled for as
+// long as GetEvents waits on an idle context.
+func TestGetEventsWaitsThroughSignals(t *testing.T) {
+	r := newRig(t, 4)
+	tids := make(chan int)
+	done := make(chan struct{})
+	var signals int
+	sent := make(chan int)
+	go func() {
+		tid := <-tids
+		n := 0
+		for {
+			select {
+			case <-done:
+				sent <- n
+				return
+			default:
+			}
+			if err := unix.Tgkill(unix.Getpid(), tid, unix.SIGURG); err == nil {
+				n++
+			}
+			runtime.Gosched()
+		}
+	}()
+	runtime.LockOSThread()
+	tids <- unix.Gettid()
+	evs := make([]Event, 4)
+	n, err := r.ctx.GetEvents(1, evs, &unix.Timespec{Nsec: 200e6})
+	close(done)
+	signals = <-sent
+	runtime.UnlockOSThread()
+	if err != nil || n != 0 {
+		t.Fatalf("GetEvents on an idle context while its thread got %d signals: %d, %v; want 0, nil", signals, n, err)
+	}
+	if signals == 0 {
+		t.Fatal("no signal reached the thread: the test proved nothing")
 	}
 }
