@@ -131,6 +131,13 @@ func runSpec(fw *frameWriter, start time.Time) (int, error) {
 	if sp.TimeoutMS > 0 {
 		timer = time.AfterFunc(time.Duration(sp.TimeoutMS)*time.Millisecond, func() {
 			timedOut = true
+			// A payload stuck in the kernel (a task in D state, which no
+			// signal ends) is only explained by the kernel's stacks: sysrq
+			// w prints every blocked task's to the console, at a loglevel
+			// that quiet does not hide, for the console log a failed run
+			// keeps.
+			fmt.Fprintln(os.Stderr, "vmtest init: payload timed out; blocked tasks (sysrq w):")
+			os.WriteFile("/proc/sysrq-trigger", []byte("w"), 0)
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGQUIT) // Go binaries dump their goroutines
 			time.Sleep(2 * time.Second)
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
