@@ -53,17 +53,16 @@ func (c Context) Submit(cbs []*IOCB) (int, error) {
 // A nil timeout waits until min are available; a zero one never waits.
 // io_getevents answers EINTR, having reaped nothing, when a signal reaches
 // the thread, even with a zero timeout; the Go runtime signals its threads
-// (SIGURG, to preempt goroutines), so GetEvents calls it again then, with
-// what is left of the timeout.
+// (SIGURG, to preempt goroutines), so GetEvents calls it again then. The
+// clock is read only once interrupted (reaping stays free of it): a
+// timeout then counts again from the first interruption, so an
+// interrupted wait lasts at most twice its timeout.
 func (c Context) GetEvents(min int, events []Event, timeout *unix.Timespec) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}
-	var deadline time.Time
-	if timeout != nil {
-		deadline = time.Now().Add(time.Duration(timeout.Nano()))
-	}
 	left := timeout
+	var deadline time.Time
 	for {
 		n, _, errno := unix.Syscall6(unix.SYS_IO_GETEVENTS, uintptr(c), uintptr(min), uintptr(len(events)),
 			uintptr(unsafe.Pointer(&events[0])), uintptr(unsafe.Pointer(left)), 0)
@@ -73,7 +72,10 @@ func (c Context) GetEvents(min int, events []Event, timeout *unix.Timespec) (int
 		if errno != unix.EINTR {
 			return 0, os.NewSyscallError("io_getevents", errno)
 		}
-		if timeout != nil {
+		if timeout != nil && timeout.Nano() > 0 {
+			if deadline.IsZero() {
+				deadline = time.Now().Add(time.Duration(timeout.Nano()))
+			}
 			ts := unix.NsecToTimespec(max(0, int64(time.Until(deadline))))
 			left = &ts
 		}
