@@ -41,7 +41,7 @@ func newRoot() *cobra.Command {
 		Short:        "gadgetd against the kernel's SourceSink and Loopback on dummy_hcd",
 		SilenceUsage: true,
 	}
-	root.AddCommand(newRun(), newReport(), newHostLoad())
+	root.AddCommand(newRun(), newReport(), newHostLoad(), newAnchor())
 	return root
 }
 
@@ -61,6 +61,7 @@ func newRun() *cobra.Command {
 		scale     bool
 		noScale   bool
 		noUT      bool
+		noAnchor  bool
 		utRounds  int
 		utSizes   string
 		utFlight  string
@@ -79,8 +80,10 @@ cost this kernel at each request size (the copy-bound ceiling of docs/
 benchmarks.md); then measures the kernel's SourceSink against gadgetd's
 sourcesink with the kernel's usbtest as the host (tests 27 and 28, when the
 usbtest module is loaded): 4K, 64K and 1M x 1, 8 and 32 in flight, 5
-interleaved rounds, both functions bound at once on two UDCs and each point
-measured on the kernel's, then on gadgetd's; then the same grid with hosttest
+interleaved rounds, with the throughput anchor (anchor-sourcesink: the least
+user space can do over f_fs) beside them unless --no-anchor, all bound at
+once on their own UDCs and each point measured on the kernel's, then on
+gadgetd's, then on the anchor's; then the same grid with hosttest
 bench (libusb) as the host, every direction, one round; then times
 cancellations through package ffs against the anchor and disconnects. --scale
 adds 1, 4 and 15 bulk pairs on one function (or the most the UDC binds) and
@@ -187,7 +190,7 @@ hosttest must be on PATH. Progress goes to stderr, one line per point.`,
 				Scale: bench.ScaleOptions{Pairs: []int{1, 4, 15}, UDCs: []int{1, 2, 4}, RequestSize: 64 << 10, InFlight: 8,
 					Duration: 3 * time.Second, Hosttest: hosttest, Gadgetd: gadgetd, Dir: scratch},
 				Usbtest: bench.UsbtestOptions{Sizes: usbtestSizes, InFlight: usbtestFlight, Bytes: utMiB << 20, Rounds: utRounds,
-					Queue: sw.Queue, UDC: udc, Gadgetd: gadgetd, Dir: scratch},
+					Anchor: !noAnchor, Queue: sw.Queue, UDC: udc, Gadgetd: gadgetd, Dir: scratch},
 				CalibrateReps:  calReps,
 				CalibrateBytes: int64(calMiB) << 20,
 				Log:            c.ErrOrStderr(),
@@ -236,6 +239,7 @@ hosttest must be on PATH. Progress goes to stderr, one line per point.`,
 	f.BoolVar(&scale, "scale", false, "measure endpoint pairs on one function and gadgetd on several UDCs")
 	f.BoolVar(&noScale, "no-scale", false, "skip the scale measurements even with --full")
 	f.BoolVar(&noUT, "no-usbtest", false, "skip the sourcesink points with the kernel's usbtest as the host")
+	f.BoolVar(&noAnchor, "no-anchor", false, "leave the throughput anchor (anchor-sourcesink) out of the usbtest points")
 	f.StringVar(&sizes, "sizes", "", "request sizes of the hosttest points, e.g. 4K,64K,1M (default: the grid's)")
 	f.StringVar(&depths, "in-flight", "", "transfers in flight of the hosttest points, e.g. 1,8,32 (default: the grid's)")
 	f.IntVar(&utRounds, "usbtest-rounds", 5, "interleaved rounds of the usbtest points (kernel, then gadgetd, at each point)")
@@ -442,5 +446,38 @@ one usbfs file so that no second process resets the configuration.`,
 	f.IntVar(&size, "size", 64<<10, "bytes per transfer")
 	f.IntVar(&inFlight, "in-flight", 8, "transfers in flight per direction per pipe")
 	f.DurationVar(&duration, "duration", 3*time.Second, "how long to run")
+	return c
+}
+
+func newAnchor() *cobra.Command {
+	var (
+		mount       string
+		size, queue int
+	)
+	c := &cobra.Command{
+		Use:   "anchor-sourcesink --mount DIR",
+		Short: "Serve the throughput anchor on a FunctionFS mount (started by run)",
+		Long: `anchor-sourcesink is the floor under gadgetd's sourcesink that run measures
+beside it with usbtest: on one OS thread, --queue requests of --request-size
+bytes per endpoint (bulk IN zeros, bulk OUT not checked), each resubmitted as
+soon as io_getevents reaps it, with no eventfd, runtime poller or goroutine
+hand-off. It writes the descriptors to the mount (one vendor interface, bulk
+IN and OUT), prints "ready" when the UDC may be bound, and serves until
+SIGTERM or SIGINT.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if mount == "" {
+				return fmt.Errorf("--mount is required")
+			}
+			if size < 1 || queue < 1 {
+				return fmt.Errorf("--request-size %d, --queue %d: both must be positive", size, queue)
+			}
+			return bench.ServeAnchor(c.Context(), mount, size, queue, c.OutOrStdout())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&mount, "mount", "", "FunctionFS mount of the function")
+	f.IntVar(&size, "request-size", 64<<10, "bytes per request")
+	f.IntVar(&queue, "queue", 16, "requests in flight per endpoint")
 	return c
 }

@@ -29,7 +29,10 @@ type Setup struct {
 	UDC         string // dummy_udc.N
 	Serial      string // unique, so the host side finds this gadget
 	Gadgetd     string // path of the gadgetd binary
-	Dir         string // scratch directory for gadgetd's file and log
+	// Benchguest is the binary that serves `anchor-sourcesink` for
+	// AnchorSourceSink; empty: this process's own executable.
+	Benchguest string
+	Dir        string // scratch directory for gadgetd's file and log
 	// GadgetZero gives the gadget gadget zero's IDs, 0525:a4a0, so that
 	// the kernel's usbtest driver claims it instead of leaving it to
 	// hosttest.
@@ -65,8 +68,10 @@ func Start(ctx context.Context, s Setup) (*Server, error) {
 		srv, err = startKernel(s)
 	case GadgetdSourceSink, GadgetdLoopback:
 		srv, err = startGadgetd(s)
+	case AnchorSourceSink:
+		srv, err = startAnchor(s)
 	default:
-		return nil, fmt.Errorf("bench: implementation %q: want one of %s, %s, %s, %s", s.Impl, KernelSourceSink, GadgetdSourceSink, KernelLoopback, GadgetdLoopback)
+		return nil, fmt.Errorf("bench: implementation %q: want one of %s, %s, %s, %s, %s", s.Impl, KernelSourceSink, GadgetdSourceSink, KernelLoopback, GadgetdLoopback, AnchorSourceSink)
 	}
 	if err != nil {
 		return nil, err

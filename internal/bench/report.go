@@ -261,6 +261,7 @@ func guestSection(b *bufio.Writer, g Guest) {
 
 	vs := Goals(r)
 	goalTable(b, vs, "usbtest", r.UsbtestRounds, 0)
+	anchorTable(b, r.Usbtest)
 	goalTable(b, vs, "hosttest", r.SweepRounds, r.Seconds)
 	if r.UsbtestRounds > 1 {
 		p("#### Round by round, usbtest\n\n")
@@ -552,6 +553,60 @@ func anchorOf(cs []CancelResult, depth int) (CancelResult, bool) {
 		}
 	}
 	return CancelResult{}, false
+}
+
+// anchorTable sets the throughput anchor beside both sourcesinks, usbtest
+// points only: anchor / kernel is what f_fs's path costs user space,
+// gadgetd / anchor what gadgetd's engine adds to it.
+func anchorTable(w io.Writer, points []Point) {
+	type key struct {
+		impl, dir    string
+		size, flight int
+	}
+	med := map[key]Point{}
+	rounds := map[key]int{}
+	for _, pt := range points {
+		if pt.Err == "" {
+			rounds[key{pt.Impl, pt.Dir, pt.RequestSize, pt.InFlight}]++
+		}
+	}
+	var anchors []Point
+	for _, m := range MedianPoints(points) {
+		med[key{m.Impl, m.Dir, m.RequestSize, m.InFlight}] = m
+		if m.Impl == AnchorSourceSink {
+			anchors = append(anchors, m)
+		}
+	}
+	if len(anchors) == 0 {
+		return
+	}
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("### The throughput anchor: what f_fs leaves to user space\n\n")
+	p("`anchor-sourcesink` (internal/bench/anchorss.go) is the least work user space can do over f_fs: one OS thread,\n")
+	p("one AIO context for both endpoints, each request resubmitted as soon as io_getevents reaps it (no eventfd, runtime\n")
+	p("poller or goroutine hand-off), IN buffers of zeros written once, OUT data not checked; as many requests in flight\n")
+	p("as gadgetd. It pays what f_fs costs per request (io_submit, the bounce buffer, the completion workqueue, the ring)\n")
+	p("and none of gadgetd's engine. Medians over the rounds each implementation succeeded in (rounds: the anchor's);\n")
+	p("gadget side = the process plus every kworker, ms per MiB.\n\n")
+	p("| dir | size | in flight | rounds | kernel MB/s | anchor MB/s | gadgetd MB/s | anchor / kernel | gadgetd / anchor | gadget side ms/MiB (anchor / gadgetd) |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	slices.SortStableFunc(anchors, func(a, b Point) int {
+		return cmp.Or(cmp.Compare(dirOrder(a.Dir), dirOrder(b.Dir)), cmp.Compare(a.RequestSize, b.RequestSize), cmp.Compare(a.InFlight, b.InFlight))
+	})
+	for _, a := range anchors {
+		k := med[key{KernelSourceSink, a.Dir, a.RequestSize, a.InFlight}]
+		g := med[key{GadgetdSourceSink, a.Dir, a.RequestSize, a.InFlight}]
+		ms := func(pt Point) string {
+			if pt.Impl == "" || pt.CPUErr != "" {
+				return "?"
+			}
+			return strconv.FormatFloat(pt.PerMiB(pt.GadgetCPU+pt.KworkerCPU), 'f', 1, 64)
+		}
+		p("| %s | %s | %d | %d | %.1f | %.1f | %.1f | %.2f | %.2f | %s / %s |\n", a.Dir, SizeLabel(a.RequestSize), a.InFlight,
+			rounds[key{a.Impl, a.Dir, a.RequestSize, a.InFlight}], k.MBps(), a.MBps(), g.MBps(),
+			div(a.MBps(), k.MBps()), div(g.MBps(), a.MBps()), ms(a), ms(g))
+	}
+	p("\n")
 }
 
 // roundsTable lists every round's MB/s, kernel beside gadgetd.

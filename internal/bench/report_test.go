@@ -261,3 +261,28 @@ func TestWriteReportGuests(t *testing.T) {
 		}
 	}
 }
+
+// TestAnchorTable: the anchor's row sets the medians of the three
+// implementations side by side, its failed round left out of its count.
+func TestAnchorTable(t *testing.T) {
+	pt := func(impl string, round int, mbps float64, err string) Point {
+		return Point{Impl: impl, Dir: "in", RequestSize: 4096, InFlight: 8, Round: round, InMBps: mbps, Bytes: 1 << 20, GadgetCPU: 0.5, Err: err}
+	}
+	points := []Point{
+		pt(KernelSourceSink, 0, 100, ""), pt(GadgetdSourceSink, 0, 20, ""), pt(AnchorSourceSink, 0, 25, ""),
+		pt(KernelSourceSink, 1, 80, ""), pt(GadgetdSourceSink, 1, 24, ""), pt(AnchorSourceSink, 1, 0, "usbtest timed out"),
+		pt(KernelSourceSink, 2, 120, ""), pt(GadgetdSourceSink, 2, 22, ""), pt(AnchorSourceSink, 2, 35, ""),
+	}
+	var b bytes.Buffer
+	anchorTable(&b, points)
+	// Medians: kernel 100, gadgetd 22, anchor (two rounds) 30.
+	want := "| in | 4K | 8 | 2 | 100.0 | 30.0 | 22.0 | 0.30 | 0.73 | 500.0 / 500.0 |\n"
+	if !strings.Contains(b.String(), want) {
+		t.Fatalf("anchor table:\n%s\nwant the row\n%s", b.String(), want)
+	}
+	b.Reset()
+	anchorTable(&b, points[:2])
+	if b.Len() != 0 {
+		t.Errorf("a run without the anchor got an anchor table:\n%s", b.String())
+	}
+}

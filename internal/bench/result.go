@@ -57,6 +57,9 @@ const (
 	GadgetdSourceSink = "gadgetd-sourcesink"
 	KernelLoopback    = "kernel-loopback"
 	GadgetdLoopback   = "gadgetd-loopback"
+	// AnchorSourceSink is the throughput floor of user space over f_fs
+	// (anchorss.go), measured beside the two sourcesinks with usbtest.
+	AnchorSourceSink = "anchor-sourcesink"
 )
 
 // Reference returns the kernel implementation gadgetd's impl is compared

@@ -27,6 +27,9 @@ type UsbtestOptions struct {
 	// as tracing slows the gadget down.
 	Profile *ProfileOptions
 	Queue   int
+	// Anchor adds the throughput anchor (AnchorSourceSink) to every
+	// point: the floor of user space over f_fs.
+	Anchor bool
 	// UDCs: the two implementations of a size are bound at once, one
 	// per UDC; UDC alone: one after the other.
 	UDCs    []string
@@ -37,10 +40,10 @@ type UsbtestOptions struct {
 }
 
 // UsbtestSweep measures every size and in-flight count with usbtest. For
-// each size the kernel's SourceSink and gadgetd's sourcesink are set up at
-// once, each on its own UDC (UDCs; one UDC: one after the other), and each
-// round measures every point on the kernel's function, then at once on
-// gadgetd's. The host side runs in the kernel, so the host's CPU is in
+// each size the kernel's SourceSink and gadgetd's sourcesink (and the
+// anchor, with Anchor) are set up at once, each on its own UDC (too few
+// UDCs: in turn), and each round measures every point on the kernel's
+// function, then at once on gadgetd's (then on the anchor's). The host side runs in the kernel, so the host's CPU is in
 // BusyCPU and HostCPU stays 0.
 func UsbtestSweep(ctx context.Context, o UsbtestOptions) (points, profiled []Point) {
 	udcs := o.UDCs
@@ -48,6 +51,9 @@ func UsbtestSweep(ctx context.Context, o UsbtestOptions) (points, profiled []Poi
 		udcs = []string{o.UDC}
 	}
 	impls := []string{KernelSourceSink, GadgetdSourceSink}
+	if o.Anchor {
+		impls = append(impls, AnchorSourceSink)
+	}
 	for _, size := range o.Sizes {
 		for batch := range slices.Chunk(impls, len(udcs)) {
 			p, pr := usbtestSize(ctx, o, size, batch, udcs)

@@ -94,6 +94,8 @@ func TestSetupFlood(t *testing.T) {
 	types := []uint8{0x40, 0xc0, 0x41, 0xc1, 0x42, 0xc2, 0x21, 0xa1, 0x60, 0xe0, 0x43, 0xc3}
 	counts := map[outcome]int{}
 	failures := map[string]int{}
+	var slowest time.Duration // reported, not asserted: the machine's load sets it
+	var slowestReq string
 	start := time.Now()
 	for i := range n {
 		rt := types[rng.IntN(len(types))]
@@ -112,7 +114,11 @@ func TestSetupFlood(t *testing.T) {
 		}
 		data := make([]byte, length)
 		req, val := uint8(rng.IntN(256)), uint16(rng.Uint32())
+		t0 := time.Now()
 		o, n, err := try(r, rt, req, val, idx, data)
+		if d := time.Since(t0); d > slowest {
+			slowest, slowestReq = d, fmt.Sprintf("request %d (%#02x %#02x wLength %d)", i, rt, req, length)
+		}
 		counts[o]++
 		if o == answered {
 			t.Errorf("request %d (%#02x %#02x wValue %#x wIndex %#x wLength %d) answered with %d bytes by a loopback that answers none",
@@ -146,8 +152,8 @@ func TestSetupFlood(t *testing.T) {
 	}
 	r.check("after the flood")
 	u := assertNoGrowth(t, "flood", base, 16<<10)
-	t.Logf("%d requests in %v (%.0f/s): %d stalled; usage %+v -> %+v; %d log lines, %d mention a control request",
-		n, took.Round(time.Millisecond), n/took.Seconds(), counts[stalled], base, u, lines, r.log.Count("control request"))
+	t.Logf("%d requests in %v (%.0f/s): %d stalled, the slowest %s in %v; usage %+v -> %+v; %d log lines, %d mention a control request",
+		n, took.Round(time.Millisecond), n/took.Seconds(), counts[stalled], slowestReq, slowest.Round(time.Millisecond), base, u, lines, r.log.Count("control request"))
 }
 
 // TestControlHandlerHostile sends gadget zero's vendor requests to the

@@ -91,8 +91,12 @@ func (r *rig) reopen() {
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	if r.d == nil {
-		// A Linux host waits 5 s for a control transfer (USB_CTRL_GET_TIMEOUT).
-		d, err := host.Open(ctx, host.Options{Selector: host.Selector{Serial: r.serial}, ControlTimeout: 5 * time.Second})
+		// A Linux host waits 5 s for a control transfer
+		// (USB_CTRL_GET_TIMEOUT), but a TCG guest on a loaded machine can
+		// stall longer than that: a request only fails here when it is not
+		// answered or stalled within hangGuard. TestSetupFlood logs the
+		// slowest it saw.
+		d, err := host.Open(ctx, host.Options{Selector: host.Selector{Serial: r.serial}, ControlTimeout: hangGuard})
 		if err != nil {
 			r.t.Fatal(err)
 		}
