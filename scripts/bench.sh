@@ -4,9 +4,9 @@
 #
 #   ./scripts/bench.sh                      bookworm (6.1) and trixie (6.12), each
 #                                           with the default command line and with
-#                                           init_on_alloc=0: four guests, about
-#                                           20-25 minutes on a 2-core host at load
-#                                           2-5 (estimated from shorter runs)
+#                                           init_on_alloc=0: four guests, 17
+#                                           minutes on a 2-core host at load
+#                                           0.6-2.6 (measured)
 #   ./scripts/bench.sh --kernels bookworm   only these kernels (comma-separated:
 #                                           bullseye, bookworm, trixie, sid or a
 #                                           package version)
