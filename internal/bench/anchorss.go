@@ -38,7 +38,7 @@ import (
 // anchorPoll bounds one wait of the anchor's loop: how late it sees its
 // context end, or retries a submission f_fs refused while the endpoint was
 // being re-enabled (usbtest's SET_INTERFACE before each test).
-var anchorPoll = unix.Timespec{Nsec: int64(20 * time.Millisecond)}
+var anchorPoll = unix.NsecToTimespec(int64(20 * time.Millisecond))
 
 // ServeAnchor serves the anchor sourcesink on the FunctionFS mount until
 // ctx is done: it writes the descriptors (one vendor interface, bulk IN and
