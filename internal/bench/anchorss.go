@@ -15,7 +15,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gadgetkit/gadgetkit/configfs"
 	"github.com/gadgetkit/gadgetkit/ffs"
 	"github.com/gadgetkit/gadgetkit/internal/linux"
 	"github.com/gadgetkit/gadgetkit/usb"
@@ -170,27 +169,17 @@ func startAnchor(s Setup) (srv *Server, err error) {
 			return nil, err
 		}
 	}
-	name := gadgetName(s.Serial)
-	root := &configfs.Root{}
 	vid, pid := s.ids()
-	g := &configfs.Gadget{
-		Name:      name,
-		VendorID:  vid,
-		ProductID: pid,
-		Strings:   []configfs.DeviceStrings{{Lang: 0x409, Manufacturer: "gadgetkit", Product: "anchor source/sink", SerialNumber: s.Serial}},
-		Functions: []configfs.Function{configfs.FunctionFS(s.Serial)},
-		Configs:   []configfs.Config{{Number: 1, MaxPowerMA: 100, Functions: []string{"ffs." + s.Serial}}},
-	}
-	if err := root.Create(g); err != nil {
+	g, err := newFFSGadget(s.Serial, "anchor source/sink", vid, pid)
+	if err != nil {
 		return nil, err
 	}
-	mount := filepath.Join("/dev/usb-ffs", name)
+	name, mount := g.name, g.mount
 	var cmd *exec.Cmd
-	mounted := false
 	exited := make(chan struct{})
 	var waitErr error
 	teardown := func() error {
-		errs := []error{root.Unbind(name)}
+		errs := []error{g.root.Unbind(name)}
 		if cmd != nil {
 			cmd.Process.Signal(syscall.SIGTERM)
 			select {
@@ -204,25 +193,13 @@ func startAnchor(s Setup) (srv *Server, err error) {
 				errs = append(errs, fmt.Errorf("anchor %s did not exit within 10s of SIGTERM", name))
 			}
 		}
-		if mounted {
-			if err := configfs.UnmountFunctionFS(mount); err != nil {
-				errs = append(errs, err)
-			} else if err := os.Remove(mount); err != nil {
-				errs = append(errs, err) // the mount point MountFunctionFS made
-			}
-		}
-		errs = append(errs, root.Remove(name))
-		return errors.Join(errs...)
+		return errors.Join(append(errs, g.remove())...)
 	}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, teardown())
 		}
 	}()
-	if err := configfs.MountFunctionFS(s.Serial, mount, configfs.MountOptions{Mode: 0o600}); err != nil {
-		return nil, err
-	}
-	mounted = true
 	logf, err := os.Create(filepath.Join(s.Dir, name+".log"))
 	if err != nil {
 		return nil, err
@@ -257,7 +234,7 @@ func startAnchor(s Setup) (srv *Server, err error) {
 	case <-time.After(30 * time.Second):
 		return nil, fmt.Errorf("bench: anchor %s: not ready within 30 s", name)
 	}
-	if err := root.Bind(name, s.UDC); err != nil {
+	if err := g.root.Bind(name, s.UDC); err != nil {
 		return nil, err
 	}
 	return &Server{PID: cmd.Process.Pid, Serial: s.Serial, stop: teardown, exited: exited, log: logf.Name()}, nil

@@ -13,15 +13,59 @@ import (
 	"github.com/gadgetkit/gadgetkit/usb"
 )
 
+// ffsGadget is a configfs gadget of one FunctionFS function, instance
+// serial, with its functionfs mounted on /dev/usb-ffs/bench-SERIAL: the
+// tree, the mount and its mount point are made and removed together.
+type ffsGadget struct {
+	root    *configfs.Root
+	name    string // gadgetName(serial)
+	serial  string
+	mount   string
+	mounted bool
+}
+
+func newFFSGadget(serial, product string, vid, pid uint16) (*ffsGadget, error) {
+	g := &ffsGadget{root: &configfs.Root{}, name: gadgetName(serial), serial: serial}
+	g.mount = filepath.Join("/dev/usb-ffs", g.name)
+	if err := g.root.Create(&configfs.Gadget{
+		Name:      g.name,
+		VendorID:  vid,
+		ProductID: pid,
+		Strings:   []configfs.DeviceStrings{{Lang: 0x409, Manufacturer: "gadgetkit", Product: product, SerialNumber: serial}},
+		Functions: []configfs.Function{configfs.FunctionFS(serial)},
+		Configs:   []configfs.Config{{Number: 1, MaxPowerMA: 100, Functions: []string{"ffs." + serial}}},
+	}); err != nil {
+		return nil, err
+	}
+	if err := configfs.MountFunctionFS(serial, g.mount, configfs.MountOptions{Mode: 0o600}); err != nil {
+		os.Remove(g.mount) // made by MountFunctionFS, if it got that far
+		return nil, errors.Join(err, g.root.Remove(g.name))
+	}
+	g.mounted = true
+	return g, nil
+}
+
+// remove unmounts functionfs, removes its mount point, then the configfs
+// tree. The function's files must be closed and the gadget unbound first.
+func (g *ffsGadget) remove() error {
+	var errs []error
+	if g.mounted {
+		if err := configfs.UnmountFunctionFS(g.mount); err != nil {
+			errs = append(errs, err)
+		} else {
+			g.mounted = false
+			errs = append(errs, os.Remove(g.mount))
+		}
+	}
+	return errors.Join(append(errs, g.root.Remove(g.name))...)
+}
+
 // rig is a gadget with one FunctionFS function driven in this process by
 // package ffs: pairs vendor interfaces, each with one bulk IN and one bulk
 // OUT endpoint.
 type rig struct {
-	root   *configfs.Root
-	name   string
+	*ffsGadget
 	udc    string
-	serial string
-	mount  string
 	f      *ffs.Function
 	in     []*ffs.EP
 	out    []*ffs.EP
@@ -30,16 +74,8 @@ type rig struct {
 }
 
 func newRig(ctx context.Context, name, udc string, pairs, depth, size int) (rg *rig, err error) {
-	rg = &rig{root: &configfs.Root{}, name: "bench-" + name, udc: udc, serial: name, mount: filepath.Join("/dev/usb-ffs", "bench-"+name)}
-	g := &configfs.Gadget{
-		Name:      rg.name,
-		VendorID:  benchVID,
-		ProductID: benchPID,
-		Strings:   []configfs.DeviceStrings{{Lang: 0x409, Manufacturer: "gadgetkit", Product: "bench " + name, SerialNumber: name}},
-		Functions: []configfs.Function{configfs.FunctionFS(name)},
-		Configs:   []configfs.Config{{Number: 1, MaxPowerMA: 100, Functions: []string{"ffs." + name}}},
-	}
-	if err := rg.root.Create(g); err != nil {
+	rg = &rig{udc: udc}
+	if rg.ffsGadget, err = newFFSGadget(name, "bench "+name, benchVID, benchPID); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -47,9 +83,6 @@ func newRig(ctx context.Context, name, udc string, pairs, depth, size int) (rg *
 			err = errors.Join(err, rg.close())
 		}
 	}()
-	if err := configfs.MountFunctionFS(name, rg.mount, configfs.MountOptions{Mode: 0o600}); err != nil {
-		return rg, err
-	}
 	var ifs []ffs.Interface
 	for i := range pairs {
 		n := i + 1
@@ -129,12 +162,7 @@ func (rg *rig) close() error {
 		errs = append(errs, rg.f.Close())
 		<-rg.ran
 	}
-	errs = append(errs, rg.root.Unbind(rg.name))
-	// Unmount before the function's directory goes, as it was made.
-	if err := configfs.UnmountFunctionFS(rg.mount); err != nil && rg.f != nil {
-		errs = append(errs, err)
-	}
-	errs = append(errs, rg.root.Remove(rg.name))
+	errs = append(errs, rg.root.Unbind(rg.name), rg.remove())
 	return errors.Join(errs...)
 }
 

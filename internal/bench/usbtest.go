@@ -43,8 +43,9 @@ type UsbtestOptions struct {
 // each size the kernel's SourceSink and gadgetd's sourcesink (and the
 // anchor, with Anchor) are set up at once, each on its own UDC (too few
 // UDCs: in turn), and each round measures every point on the kernel's
-// function, then at once on gadgetd's (then on the anchor's). The host side runs in the kernel, so the host's CPU is in
-// BusyCPU and HostCPU stays 0.
+// function, then at once on gadgetd's (then on the anchor's). The host
+// side runs in the kernel, so the host's CPU is in BusyCPU and HostCPU
+// stays 0.
 func UsbtestSweep(ctx context.Context, o UsbtestOptions) (points, profiled []Point) {
 	udcs := o.UDCs
 	if len(udcs) == 0 {
