@@ -47,7 +47,7 @@
 // requests. A Request is an iocb and a buffer of Config.RequestSize bytes,
 // both in memory mapped once outside the Go heap: the kernel owns them from
 // Submit until the completion is reaped, and nothing moves, frees or reuses
-// them meanwhile. Three ways to use them:
+// them meanwhile. Four ways to use them:
 //
 //   - EP.Read and EP.Write: one blocking transfer, cancelled with ctx;
 //   - EP.Get, Request.Submit, Request.Wait (or Done and Result), Release:
@@ -56,7 +56,11 @@
 //     requests with one io_submit, and SwapBuffers hands a buffer from one
 //     request to another without a copy (a loopback);
 //   - EP.NewReader and EP.NewWriter: io.Reader and io.Writer that keep every
-//     request of the endpoint in flight.
+//     request of the endpoint in flight;
+//   - Pump: every request of several endpoints in flight, each completion
+//     handed to a function on the caller's goroutine, which blocks in
+//     io_getevents itself (no eventfd, poller or reaper in the path): the
+//     cheapest per request, what gadgetd's sourcesink uses.
 //
 // OUT requests are rounded up to a multiple of wMaxPacketSize at the speed
 // the host chose (read with FUNCTIONFS_ENDPOINT_DESC on ENABLE), so a full
@@ -76,7 +80,7 @@
 // saving the reaper's wakeup and a goroutine hand-off (a cancelled request
 // often is: dummy_hcd completes a dequeue at once). Completions are
 // numbered (Request.Seq) under the one lock that reads the ring, in ring
-// order, whoever reads it. Endpoint files are opened
+// order, whoever reads it; while a Pump runs, it is that reader. Endpoint files are opened
 // O_NONBLOCK, so io_submit on a disabled endpoint fails the request with
 // EAGAIN (ErrNotEnabled) instead of blocking.
 //

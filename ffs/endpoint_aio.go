@@ -274,14 +274,23 @@ func (e *engine) reapSome() int {
 }
 
 func (e *engine) complete(ev *linux.Event) {
+	if r := e.settle(ev); r != nil {
+		r.done <- struct{}{}
+	}
+}
+
+// settle records a completion in its request and the counts, under reapMu,
+// and returns the request, or nil for an event that is none of ours. The
+// caller delivers it: a token on done, or a Pump's handler.
+func (e *engine) settle(ev *linux.Event) *Request {
 	if ev.Data >= uint64(len(e.reqs)) {
 		e.unexpected.Add(1)
-		return
+		return nil
 	}
 	r := e.reqs[ev.Data]
 	if !r.inKernel.Load() { // a completion for a request not in flight
 		e.unexpected.Add(1)
-		return
+		return nil
 	}
 	r.res, r.res2 = ev.Res, ev.Res2
 	e.seq++
@@ -295,7 +304,7 @@ func (e *engine) complete(ev *linux.Event) {
 	if e.inflight.Add(-1) == 0 {
 		signal(e.drained)
 	}
-	r.done <- struct{}{}
+	return r
 }
 
 func signal(c chan struct{}) {
@@ -458,18 +467,23 @@ func (r *Request) check(n int) error {
 }
 
 // prep fills the iocb and counts the request in flight, before io_submit.
-func (r *Request) prep(n int) {
+// Its completion signals the engine's eventfd, which wakes the reaper.
+func (r *Request) prep(n int) { r.prepFD(n, r.ep.eng.efd) }
+
+// prepFD is prep with the eventfd to signal, -1 for none (a Pump reaps
+// its own requests).
+func (r *Request) prepFD(n, efd int) {
 	ep := r.ep
 	e := ep.eng
 	if ep.file.Address.IsIn() {
-		r.cb.PrepWrite(ep.fd, r.buf[:n], r.idx, e.efd)
+		r.cb.PrepWrite(ep.fd, r.buf[:n], r.idx, efd)
 	} else {
 		if mp := int(ep.maxPacket.Load()); mp > 0 {
 			if up := (n + mp - 1) / mp * mp; up <= len(r.buf) {
 				n = up
 			}
 		}
-		r.cb.PrepRead(ep.fd, r.buf[:n], r.idx, e.efd)
+		r.cb.PrepRead(ep.fd, r.buf[:n], r.idx, efd)
 	}
 	r.cancelErr = 0
 	ep.inflight.Add(1)

@@ -862,3 +862,79 @@ func TestWriteZLPEndsTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A pump on a real endpoint pair: what the host writes reaches done, the
+// host reads what start and done queued, requests stay pending while the
+// host is idle, and cancelling the context ends each pending transfer as a
+// cancellation, with none left in flight.
+func TestPumpOverUSB(t *testing.T) {
+	const depth, packets = 8, 64
+	r := newRig(t, Config{QueueDepth: depth, RequestSize: 512})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	host := make(chan error, 1)
+	go func() {
+		defer cancel() // the host is done: stop the pump
+		p := bytes.Repeat([]byte{0xa5}, 512)
+		for range packets {
+			if n, err := r.hostWrite(p); err != nil || n != 512 {
+				host <- fmt.Errorf("host write: %d, %v", n, err)
+				return
+			}
+		}
+		for range packets {
+			n, err := r.hostRead(p)
+			if err != nil || n != 512 || p[0] != 0x5a || p[511] != 0x5a {
+				host <- fmt.Errorf("host read: %d, %v, first byte %#x", n, err, p[0])
+				return
+			}
+		}
+		host <- nil
+	}()
+	var outData, inDone, cancelled, other int
+	start := func(q *Request) int {
+		if q.EP() == r.in {
+			for i := range q.Buf() {
+				q.Buf()[i] = 0x5a
+			}
+		}
+		return 512
+	}
+	done := func(q *Request, n int, err error) (int, error) {
+		switch {
+		case isCancelled(err):
+			cancelled++
+		case err != nil:
+			other++
+			t.Errorf("%s: %v", q.EP().Name(), err)
+		case q.EP() == r.out:
+			if n != 512 || q.Buf()[0] != 0xa5 || q.Buf()[511] != 0xa5 {
+				t.Errorf("OUT completion of %d bytes, first byte %#x", n, q.Buf()[0])
+			}
+			outData++
+		default:
+			inDone++
+		}
+		return 512, nil
+	}
+	if err := Pump(ctx, []*EP{r.in, r.out}, start, done); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Pump = %v, want context.Canceled once the host stopped", err)
+	}
+	if err := <-host; err != nil {
+		t.Fatal(err)
+	}
+	if outData != packets || inDone != packets {
+		t.Errorf("done saw %d OUT and %d IN transfers, want %d each", outData, inDone, packets)
+	}
+	if cancelled < 1 || cancelled > 2*depth {
+		t.Errorf("%d cancellations when the pump stopped, want 1..%d (the transfers left pending)", cancelled, 2*depth)
+	}
+	for _, ep := range []*EP{r.in, r.out} {
+		if n := ep.inflight.Load(); n != 0 {
+			t.Errorf("%s: %d requests in flight after Pump returned", ep.Name(), n)
+		}
+		if n := len(ep.free); n != depth {
+			t.Errorf("%s: %d of %d requests back in the pool", ep.Name(), n, depth)
+		}
+	}
+}

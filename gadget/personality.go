@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/gadgetkit/gadgetkit/config"
 	"github.com/gadgetkit/gadgetkit/ffs"
@@ -204,30 +203,60 @@ func checkPattern(buf []byte, p config.Pattern, want []byte) error {
 
 // sourceSink sources the pattern on IN and sinks and checks OUT, like
 // gadget zero's source/sink, with every request of both endpoints queued.
-// A mismatch is counted (error kind "pattern") and the data dropped.
+// A mismatch is counted (error kind "pattern") and the data dropped. One
+// ffs.Pump serves both endpoints: the session's goroutine reaps and
+// resubmits every completion itself, as gadget zero requeues from its
+// completion handler.
 func sourceSink(in, out *ffs.EP, inSt, outSt *epStats, p config.Pattern) session {
 	f := filled{}
 	return func(ctx context.Context) error {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		for d, run := range []func() error{
-			func() error { return source(ctx, in, inSt, p, f) },
-			func() error { return sink(ctx, out, outSt, p) },
-		} {
-			wg.Go(func() {
-				errs[d] = run()
-				cancel() // one direction failing ends the session
-			})
+		inMP, err := maxPacket(in)
+		if err != nil {
+			return err
 		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, ffs.ErrCancelled) {
-				return err
+		outMP, err := maxPacket(out)
+		if err != nil {
+			return err
+		}
+		want := make([]byte, outMP)
+		fillPattern(want, p, outMP)
+		start := func(r *ffs.Request) int {
+			if r.EP() == in {
+				f.fill(r, p, inMP)
+				inSt.submitted()
+			} else {
+				outSt.submitted()
 			}
+			return len(r.Buf())
 		}
-		return errors.Join(errs...)
+		done := func(r *ffs.Request, n int, err error) (int, error) {
+			st := outSt
+			if r.EP() == in {
+				st = inSt
+			}
+			st.done(n, err)
+			if err != nil {
+				return 0, err
+			}
+			if st == outSt {
+				if err := checkPattern(r.Buf()[:n], p, want); err != nil {
+					st.fail("pattern", err)
+				}
+			}
+			st.submitted()
+			return len(r.Buf()), nil
+		}
+		err = ffs.Pump(ctx, []*ffs.EP{in, out}, start, done)
+		inSt.idle()
+		outSt.idle()
+		if se, ok := errors.AsType[*ffs.SubmitError](err); ok {
+			st := outSt
+			if se.EP == in {
+				st = inSt
+			}
+			st.fail("submit", err)
+		}
+		return err
 	}
 }
 
@@ -246,71 +275,5 @@ func (f filled) fill(r *ffs.Request, p config.Pattern, mp int) {
 	if k := (fillKey{p, mp}); f[r] != k {
 		fillPattern(r.Buf(), p, mp)
 		f[r] = k
-	}
-}
-
-func source(ctx context.Context, ep *ffs.EP, st *epStats, p config.Pattern, f filled) error {
-	q, err := takeRing(ctx, ep, st)
-	if err != nil {
-		return err
-	}
-	defer q.close()
-	mp, err := maxPacket(ep)
-	if err != nil {
-		return err
-	}
-	size := len(q.reqs[0].Buf())
-	all := make([]int, len(q.reqs))
-	for i, r := range q.reqs {
-		f.fill(r, p, mp)
-		all[i] = i
-	}
-	if err := q.submitBatch(all, size); err != nil {
-		return err
-	}
-	for i := 0; ; {
-		if err := q.reap(ctx, i); err != nil {
-			return err
-		}
-		if err := q.submitBatch(q.batch, size); err != nil {
-			return err
-		}
-		i = (q.batch[len(q.batch)-1] + 1) % len(q.reqs)
-	}
-}
-
-func sink(ctx context.Context, ep *ffs.EP, st *epStats, p config.Pattern) error {
-	q, err := takeRing(ctx, ep, st)
-	if err != nil {
-		return err
-	}
-	defer q.close()
-	mp, err := maxPacket(ep)
-	if err != nil {
-		return err
-	}
-	want := make([]byte, mp)
-	fillPattern(want, p, mp)
-	size := len(q.reqs[0].Buf())
-	all := make([]int, len(q.reqs))
-	for i := range all {
-		all[i] = i
-	}
-	if err := q.submitBatch(all, size); err != nil {
-		return err
-	}
-	for i := 0; ; {
-		if err := q.reap(ctx, i); err != nil {
-			return err
-		}
-		for _, k := range q.batch {
-			if err := checkPattern(q.reqs[k].Buf()[:q.got[k]], p, want); err != nil {
-				st.fail("pattern", err)
-			}
-		}
-		if err := q.submitBatch(q.batch, size); err != nil {
-			return err
-		}
-		i = (q.batch[len(q.batch)-1] + 1) % len(q.reqs)
 	}
 }

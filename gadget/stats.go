@@ -73,6 +73,11 @@ func newEPStats(ep *ffs.EP, onError func(string, error)) *epStats {
 
 func (s *epStats) submitted() { s.inflight.Add(1) }
 
+// idle records that none of the endpoint's requests is in flight: after an
+// ffs.Pump has returned, whose handler counts each resubmission before the
+// pump makes it (and does not make it once stopping).
+func (s *epStats) idle() { s.inflight.Store(0) }
+
 // done records one completion: bytes moved, a cancellation or an error.
 func (s *epStats) done(n int, err error) {
 	s.inflight.Add(-1)

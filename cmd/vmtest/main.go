@@ -218,6 +218,7 @@ func runCmd(ctx context.Context, args []string) (int, error) {
 	console := fs.String("console", "", "keep the kernel console log at this path")
 	kvm := fs.Bool("kvm", false, "use KVM instead of TCG (fails on some hosts)")
 	mem := fs.Int("mem", 1024, "guest memory in MiB")
+	cpus := fs.Int("cpus", 2, "guest vCPUs (QEMU -smp)")
 	dir := fs.String("dir", "", "working directory in the guest (default: the current directory, mirrored when inside the module)")
 	verbose := fs.Bool("v", false, "report boot and run times")
 	kernelChoice := fs.String("kernel", "", kernelFlagHelp)
@@ -233,6 +234,9 @@ func runCmd(ctx context.Context, args []string) (int, error) {
 		fs.Usage()
 		return 2, nil
 	}
+	if *cpus < 1 || *cpus > 64 {
+		return 2, fmt.Errorf("vmtest run: --cpus %d: want 1..64", *cpus)
+	}
 	if *udcs < 1 || *udcs > 32 {
 		return 2, fmt.Errorf("vmtest run: --udcs %d: want 1..32", *udcs)
 	}
@@ -245,7 +249,7 @@ func runCmd(ctx context.Context, args []string) (int, error) {
 	o := vmtest.Options{
 		Argv: argv, Bins: bins, Modules: mods, OutDir: *out,
 		Dummy:   vmtest.DummyHCD{SuperSpeed: *ss, FullSpeed: *fullSpeed, Num: *udcs},
-		Timeout: *timeout, Console: *console, KVM: *kvm, Memory: *mem, Logf: quiet,
+		Timeout: *timeout, Console: *console, KVM: *kvm, Memory: *mem, CPUs: *cpus, Logf: quiet,
 		KernelArgs: strings.Fields(*appendArgs),
 	}
 	if *verbose {
