@@ -51,7 +51,7 @@ func Pump(ctx context.Context, eps []*EP, start func(r *Request) int, done func(
 			}
 		}
 	}
-	p := &pump{e: e, ctx: ctx, done: done}
+	p := &pump{e: e, done: done}
 	for _, ep := range eps {
 		for range ep.QueueDepth() {
 			r, err := ep.Get(ctx)
@@ -81,15 +81,18 @@ func Pump(ctx context.Context, eps []*EP, start func(r *Request) int, done func(
 		return ErrClosed
 	}
 
-	stopped := make(chan struct{})
-	defer close(stopped)
+	// The watcher stops the pump from outside; it has exited before the
+	// requests go back to their pools, so it never cancels a request that
+	// is someone else's by then.
+	returned, watched := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(watched)
 		select {
 		case <-ctx.Done():
 			p.halt(ctx.Err())
 		case <-e.closing:
 			p.halt(ErrClosed)
-		case <-stopped:
+		case <-returned:
 		}
 	}()
 
@@ -98,6 +101,8 @@ func Pump(ctx context.Context, eps []*EP, start func(r *Request) int, done func(
 	}
 	p.flush()
 	p.run()
+	close(returned)
+	<-watched
 	p.release()
 	return p.err
 }
@@ -116,7 +121,6 @@ func (e *SubmitError) Unwrap() error { return e.Err }
 // sizes and cbs; mu orders a resubmission against halt.
 type pump struct {
 	e    *engine
-	ctx  context.Context
 	done func(*Request, int, error) (int, error)
 	reqs []*Request
 	own  []bool // by Request.idx: the pump's requests among the Function's
@@ -238,7 +242,7 @@ func (p *pump) run() {
 			p.inflight--
 			got, err := r.Result()
 			size, herr := p.done(r, got, err)
-			if herr != nil {
+			if herr != nil && !p.isStopped() { // once stopping, done's errors are the cancellations
 				p.halt(herr)
 			}
 			p.queue(r, size)
@@ -251,8 +255,10 @@ func (p *pump) run() {
 	}
 }
 
-// abandon is for a context that io_getevents no longer answers: the
-// requests still counted in flight are left to Close, which finishes them.
+// abandon is for a context that io_getevents no longer answers, which
+// cannot happen while the pump holds reapMu (Close destroys the context
+// only after taking it): the requests still counted in flight are left
+// to Close, which finishes them.
 func (p *pump) abandon() {
 	for _, r := range p.reqs {
 		if r.inKernel.Load() {
