@@ -250,7 +250,12 @@ func TestPumpEndsOnClose(t *testing.T) {
 	}
 }
 
-// A pump allocates nothing per request in the steady state.
+// A pump allocates nothing per request in the steady state. The Go runtime
+// may allocate for itself meanwhile: when a system call outlasts sysmon's
+// tick, sysmon hands the P to another M and may create one (an allocation
+// profile of a failing exact-zero version of this test showed
+// runtime.allocm under sysmon's retake, once in about 25 runs). That is a
+// handful per run, not one per completion, which would make 5000.
 func TestPumpZeroAllocs(t *testing.T) {
 	_, out, in, _ := pumpFiles(t, 16)
 	var before, after runtime.MemStats
@@ -268,7 +273,9 @@ func TestPumpZeroAllocs(t *testing.T) {
 	if !errors.Is(err, errEnough) {
 		t.Fatal(err)
 	}
-	if n := after.Mallocs - before.Mallocs; n != 0 {
-		t.Fatalf("%d allocations over 5000 completions of a pump, want 0", n)
+	if n := after.Mallocs - before.Mallocs; n >= 50 {
+		t.Fatalf("%d allocations over 5000 completions of a pump, want 0 per completion (fewer than 50 in all, the runtime's own)", n)
+	} else if n > 0 {
+		t.Logf("%d allocations over 5000 completions: the runtime's own (new Ms), not per request", n)
 	}
 }
