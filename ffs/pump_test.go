@@ -254,7 +254,7 @@ func TestPumpEndsOnClose(t *testing.T) {
 // may allocate for itself meanwhile: when a system call outlasts sysmon's
 // tick, sysmon hands the P to another M and may create one (an allocation
 // profile of a failing exact-zero version of this test showed
-// runtime.allocm under sysmon's retake, once in about 25 runs). That is a
+// runtime.allocm under sysmon's retake, in 6 to 13 runs of 300). That is a
 // handful per run, not one per completion, which would make 5000.
 func TestPumpZeroAllocs(t *testing.T) {
 	_, out, in, _ := pumpFiles(t, 16)
