@@ -2,6 +2,7 @@ package ffs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -421,16 +422,32 @@ func (ep *EP) SubmitBatch(rs []*Request, n int) (int, error) {
 	if len(rs) == 0 {
 		return 0, nil
 	}
+	ep.batchMu.Lock()
+	defer ep.batchMu.Unlock()
+	got, err := e.submitAll(rs, n, nil, e.efd, ep.batch)
+	if err != nil && !errors.Is(err, ErrClosed) {
+		return got, fmt.Errorf("ffs: %s: %d of %d queued: %w", ep.file.Name, got, len(rs), err)
+	}
+	return got, err
+}
+
+// submitAll queues rs with one io_submit, request i with ns[i] bytes (n
+// for all when ns is nil), their completions signalling efd (-1: none),
+// and returns how many the kernel took, in order; the rest are not in
+// flight. cbs is scratch space for io_submit's argument, of capacity len(rs).
+// The requests have been checked.
+func (e *engine) submitAll(rs []*Request, n int, ns []int, efd int, cbs []*linux.IOCB) (int, error) {
 	e.life.RLock()
 	defer e.life.RUnlock()
 	if e.closed {
 		return 0, ErrClosed
 	}
-	ep.batchMu.Lock()
-	defer ep.batchMu.Unlock()
-	cbs := ep.batch[:0]
-	for _, r := range rs {
-		r.prep(n)
+	cbs = cbs[:0]
+	for i, r := range rs {
+		if ns != nil {
+			n = ns[i]
+		}
+		r.prepFD(n, efd)
 		cbs = append(cbs, r.cb)
 	}
 	got, err := e.actx.Submit(cbs)
@@ -445,10 +462,7 @@ func (ep *EP) SubmitBatch(rs []*Request, n int) (int, error) {
 			r.unprep()
 		}
 	}
-	if err != nil {
-		return got, fmt.Errorf("ffs: %s: %d of %d queued: %w", ep.file.Name, got, len(rs), err)
-	}
-	return got, nil
+	return got, err
 }
 
 // check validates a submission of n bytes; the owner's state only.

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/gadgetkit/gadgetkit/internal/linux"
 )
@@ -176,7 +173,6 @@ func (p *pump) flush() {
 	if len(p.ready) == 0 {
 		return
 	}
-	e := p.e
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.stopped {
@@ -188,33 +184,14 @@ func (p *pump) flush() {
 			return
 		}
 	}
-	e.life.RLock()
-	defer e.life.RUnlock()
-	if e.closed {
+	got, err := p.e.submitAll(p.ready, 0, p.sizes, -1, p.cbs)
+	p.inflight += got
+	switch {
+	case errors.Is(err, ErrClosed):
 		p.haltLocked(ErrClosed)
-		return
-	}
-	cbs := p.cbs[:0]
-	for i, r := range p.ready {
-		r.prepFD(p.sizes[i], -1)
-		cbs = append(cbs, r.cb)
-	}
-	got, err := e.actx.Submit(cbs)
-	e.submits.Add(1)
-	if err == nil && got < len(cbs) {
-		err = os.NewSyscallError("io_submit", unix.EAGAIN)
-	}
-	for i, r := range p.ready {
-		if i < got {
-			r.submitted()
-			p.inflight++
-		} else {
-			r.unprep()
-		}
-	}
-	if err != nil {
+	case err != nil:
 		r := p.ready[got]
-		p.haltLocked(&SubmitError{EP: r.ep, Err: fmt.Errorf("ffs: %s: %d of %d queued: %w", r.ep.file.Name, got, len(cbs), err)})
+		p.haltLocked(&SubmitError{EP: r.ep, Err: fmt.Errorf("ffs: %s: %d of %d queued: %w", r.ep.file.Name, got, len(p.ready), err)})
 	}
 }
 
