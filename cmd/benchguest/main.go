@@ -245,7 +245,7 @@ hosttest must be on PATH. Progress goes to stderr, one line per point.`,
 	f.IntVar(&utRounds, "usbtest-rounds", 5, "interleaved rounds of the usbtest points (kernel, then gadgetd, at each point)")
 	f.StringVar(&utSizes, "usbtest-sizes", "", "request sizes of the usbtest points, e.g. 64K (default 4K,64K,1M; given, they run even with --no-sweep)")
 	f.StringVar(&utFlight, "usbtest-in-flight", "", "transfers in flight of the usbtest points (default 1,8,32)")
-	f.IntVar(&utMiB, "usbtest-mib", 8, "MiB per usbtest point (at most 1024 transfers, at least one of each in flight)")
+	f.IntVar(&utMiB, "usbtest-mib", 16, "MiB per usbtest point at least; a point also moves at least 8 times the gadget side's queue of one endpoint (--gadget-queue requests), at most 1024 transfers, at least one of each in flight")
 	f.StringVar(&cDepths, "cancel-depths", "", "requests in flight of the cancel measurements (default 1,8,32)")
 	f.BoolVar(&noCal, "no-calibrate", false, "skip the per-pass calibration (no copy-bound ceiling: the IN goal then counts against 0.9x the kernel)")
 	f.IntVar(&calReps, "calibrate-reps", 5, "repetitions of each calibrated pass (the median is used)")

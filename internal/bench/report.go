@@ -261,6 +261,7 @@ func guestSection(b *bufio.Writer, g Guest) {
 
 	vs := Goals(r)
 	goalTable(b, vs, "usbtest", r.UsbtestRounds, 0)
+	usbtestMoved(b, r)
 	anchorTable(b, r.Usbtest)
 	goalTable(b, vs, "hosttest", r.SweepRounds, r.Seconds)
 	if r.UsbtestRounds > 1 {
@@ -315,6 +316,34 @@ func guestSection(b *bufio.Writer, g Guest) {
 		}
 		p("\n")
 	}
+}
+
+// usbtestMoved says what one usbtest point moved at each size, and why
+// that much.
+func usbtestMoved(b *bufio.Writer, r *Run) {
+	moved := map[int]int64{}
+	var sizes []int
+	for _, pt := range r.Usbtest {
+		if pt.Err != "" || pt.Bytes <= moved[pt.RequestSize] {
+			continue
+		}
+		if _, ok := moved[pt.RequestSize]; !ok {
+			sizes = append(sizes, pt.RequestSize)
+		}
+		moved[pt.RequestSize] = pt.Bytes
+	}
+	if len(sizes) == 0 {
+		return
+	}
+	slices.Sort(sizes)
+	var parts []string
+	for _, s := range sizes {
+		parts = append(parts, fmt.Sprintf("%s: %s (%d transfers)", SizeLabel(s), byteLabel(moved[s]), moved[s]/int64(s)))
+	}
+	fmt.Fprintf(b, "Moved per point (the most of its depths): %s. A point moves at least %d times what the gadget side\n", strings.Join(parts, ", "), queueMultiple)
+	fmt.Fprintf(b, "queues per endpoint (at most %d transfers): usbtest starts its clock right after the SET_INTERFACE it sends\n", maxUsbtestTransfers)
+	fmt.Fprintf(b, "before every test, where the kernel's SourceSink queues its requests (set_alt) but f_fs only posts ENABLE: a\n")
+	fmt.Fprintf(b, "FunctionFS function's refill of both queues (a bounce buffer per request) falls inside the timed window.\n\n")
 }
 
 func byteLabel(n int64) string {

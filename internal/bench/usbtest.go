@@ -16,7 +16,8 @@ import (
 type UsbtestOptions struct {
 	Sizes    []int
 	InFlight []int
-	Bytes    int // per test; iterations = Bytes / size
+	// Bytes is what one point moves at least; see usbtestTransfers.
+	Bytes int
 	// Rounds repeats the whole grid, each round setting up and measuring
 	// every implementation in turn, so that the machine's load changes
 	// fall on both alike (0 and 1: one round).
@@ -111,7 +112,7 @@ func usbtestSize(ctx context.Context, o UsbtestOptions, size int, impls, udcs []
 					if !ok {
 						continue
 					}
-					p := usbtestPoint(ctx, g.conn, g.srv, Point{Impl: impl, Dir: d, RequestSize: size, InFlight: n, Round: round}, o.Bytes, prof)
+					p := usbtestPoint(ctx, g.conn, g.srv, Point{Impl: impl, Dir: d, RequestSize: size, InFlight: n, Round: round}, usbtestTransfers(o.Bytes, size, n, o.Queue), prof)
 					fmt.Fprintf(o.Log, "bench: usbtest round %d %-18s %-4s %5s x%-2d %8.1f MB/s  gadget %5.2fs kworker %5.2fs busy %5.2fs load %s %s\n",
 						round, p.Impl, p.Dir, SizeLabel(size), n, p.MBps(), p.GadgetCPU, p.KworkerCPU, p.BusyCPU, loadAvg(), p.Err)
 					pts = append(pts, p)
@@ -161,20 +162,40 @@ func usbtestSetup(ctx context.Context, o UsbtestOptions, impl string, size int, 
 	return usbtestGadget{srv: srv, conn: conn}, nil
 }
 
-// maxUsbtestTransfers bounds one usbtest point.
+// maxUsbtestTransfers bounds one usbtest point: the ioctl cannot be
+// interrupted, and small requests must stay at seconds.
 const maxUsbtestTransfers = 1024
+
+// queueMultiple is how many times what the gadget side queues on one
+// endpoint a point moves at least. usbtest starts its clock right after the
+// SET_INTERFACE it sends before every test: the kernel's SourceSink queues
+// its requests inside that request (set_alt), before the clock, while f_fs
+// only posts ENABLE there, so a FunctionFS function refills its whole queue
+// (both endpoints: a kmalloc, zeroed with init_on_alloc, and for IN a copy,
+// per request) inside the timed window. At 1M x 16 requests per endpoint
+// that is 32 MiB of the kernel's work, four times an 8 MiB point: the point
+// would time the refill, not the stream. Eight queues' worth keeps the
+// refill to a small share of the window.
+const queueMultiple = 8
+
+// usbtestTransfers is how many transfers of size one point makes: bytes'
+// worth, at least queueMultiple times the gadget side's queue of depth
+// requests per endpoint and at least one of each of the inFlight, at most
+// maxUsbtestTransfers (but never fewer than inFlight).
+func usbtestTransfers(bytes, size, inFlight, depth int) int {
+	n := max(bytes/size, queueMultiple*depth)
+	n = min(n, maxUsbtestTransfers)
+	return max(n, inFlight)
+}
 
 // usbtestPoint runs test 27 (out) or 28 (in) once; CPU counters are read
 // just before and after the ioctl, which has no start-up cost to exclude.
-func usbtestPoint(ctx context.Context, c *usbtest.Conn, srv *Server, p Point, bytes int, prof *profiler) Point {
+func usbtestPoint(ctx context.Context, c *usbtest.Conn, srv *Server, p Point, transfers int, prof *profiler) Point {
 	test := 27
 	if p.Dir == "in" {
 		test = 28
 	}
-	// Each iteration of tests 27 and 28 is InFlight transfers. The ioctl
-	// cannot be interrupted: at most maxUsbtestTransfers keep small
-	// requests to seconds.
-	transfers := min(bytes/p.RequestSize, maxUsbtestTransfers)
+	// Each iteration of tests 27 and 28 is InFlight transfers.
 	iters := max(transfers/p.InFlight, 1)
 	kworkers := KworkerStats()
 	var stopProf func() error
