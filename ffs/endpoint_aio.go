@@ -331,6 +331,11 @@ func (ep *EP) MaxPacketSize() int { return int(ep.maxPacket.Load()) }
 // QueueDepth is the number of requests of the endpoint.
 func (ep *EP) QueueDepth() int { return len(ep.reqs) }
 
+// InFlight is how many of the endpoint's requests the kernel owns now:
+// submitted, by any of Submit, SubmitBatch, the streams or a Pump, and not
+// yet reaped.
+func (ep *EP) InFlight() int { return int(ep.inflight.Load()) }
+
 // RequestSize is the capacity of each request buffer (Config.RequestSize
 // rounded up to a page).
 func (ep *EP) RequestSize() int { return len(ep.reqs[0].buf) }

@@ -37,7 +37,7 @@ func pumpFiles(t *testing.T, depth int) (e *engine, out, in *EP, dir string) {
 // allBack checks that every request of ep is in its pool and none in flight.
 func allBack(t *testing.T, ep *EP) {
 	t.Helper()
-	if n := ep.inflight.Load(); n != 0 {
+	if n := ep.InFlight(); n != 0 {
 		t.Errorf("%s: %d requests in flight after Pump returned, want 0", ep.Name(), n)
 	}
 	if n := len(ep.free); n != ep.QueueDepth() {
@@ -68,6 +68,9 @@ func TestPumpStreamsInKernelOrder(t *testing.T) {
 			return 0, err
 		}
 		seqs = append(seqs, r.Seq())
+		if k := r.EP().InFlight(); k >= depth {
+			t.Errorf("%s: %d of %d requests in flight while one is in done", r.EP().Name(), k, depth)
+		}
 		if r.EP() == out {
 			if n != 512 { // 100 rounded up to the packet size below
 				t.Errorf("OUT read %d bytes, want 512", n)

@@ -98,6 +98,41 @@ func outQueueFull(depth int) func(*Status) bool {
 	}
 }
 
+// The sourcesink's pump keeps every request of both endpoints queued while
+// the host moves nothing, and the status says so from the engine's count;
+// Close cancels them all and the count is back to 0.
+func TestSourceSinkInFlight(t *testing.T) {
+	guest.Require(t)
+	cfg, _ := loadConfig(t, "sourcesink.yaml")
+	g, err := Start(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	depth := cfg.Functions[0].FunctionFS.Personality.QueueDepth
+	waitStatus(t, func() (*Status, error) { return QueryStatus(context.Background(), cfg.StatusSocket) },
+		"both queues to fill", func(st *Status) bool {
+			if len(st.Functions) == 0 || st.Functions[0].State != "enabled" || len(st.Functions[0].Endpoints) != 2 {
+				return false
+			}
+			for _, ep := range st.Functions[0].Endpoints {
+				if ep.InFlight != int64(depth) {
+					return false
+				}
+			}
+			return true
+		})
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ep := range g.Status().Functions[0].Endpoints {
+		if ep.InFlight != 0 || ep.Cancellations != uint64(depth) {
+			t.Errorf("%s after Close: %d in flight, %d cancelled; want 0 and the %d queued", ep.Name, ep.InFlight, ep.Cancellations, depth)
+		}
+	}
+	testkit.AssertNoResidue(t)
+}
+
 func TestStartServeClose(t *testing.T) {
 	guest.Require(t)
 	cfg, _ := loadConfig(t, "loopback.yaml")

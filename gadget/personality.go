@@ -55,7 +55,6 @@ func (q *ring) submitBatch(idx []int, n int) error {
 	got, err := q.ep.SubmitBatch(rs, n)
 	for _, i := range idx[:got] {
 		q.busy[i] = true
-		q.st.submitted()
 	}
 	if err != nil {
 		q.st.fail("submit", err)
@@ -98,7 +97,6 @@ func (q *ring) submit(i, n int) error {
 		return err
 	}
 	q.busy[i] = true
-	q.st.submitted()
 	return nil
 }
 
@@ -223,9 +221,6 @@ func sourceSink(in, out *ffs.EP, inSt, outSt *epStats, p config.Pattern) session
 		start := func(r *ffs.Request) int {
 			if r.EP() == in {
 				f.fill(r, p, inMP)
-				inSt.submitted()
-			} else {
-				outSt.submitted()
 			}
 			return len(r.Buf())
 		}
@@ -243,12 +238,9 @@ func sourceSink(in, out *ffs.EP, inSt, outSt *epStats, p config.Pattern) session
 					st.fail("pattern", err)
 				}
 			}
-			st.submitted()
 			return len(r.Buf()), nil
 		}
 		err = ffs.Pump(ctx, []*ffs.EP{in, out}, start, done)
-		inSt.idle()
-		outSt.idle()
 		if se, ok := errors.AsType[*ffs.SubmitError](err); ok {
 			st := outSt
 			if se.EP == in {

@@ -56,17 +56,17 @@ func TestPatternZerosAndNone(t *testing.T) {
 
 func TestEPStats(t *testing.T) {
 	var reported []string
-	s := &epStats{name: "ep2", errs: map[string]uint64{}, onError: func(ep string, err error) { reported = append(reported, ep) }}
-	for range 3 {
-		s.submitted()
-	}
+	inFlight := 3
+	s := &epStats{name: "ep2", errs: map[string]uint64{}, inFlight: func() int { return inFlight },
+		onError: func(ep string, err error) { reported = append(reported, ep) }}
 	s.done(100, nil)
 	s.done(0, &ffs.TransferError{Endpoint: "ep2", Op: "read", Kind: ffs.ErrCancelled, Errno: syscall.ECONNRESET})
 	shut := &ffs.TransferError{Endpoint: "ep2", Op: "read", Kind: ffs.ErrShutdown, Errno: syscall.ESHUTDOWN}
 	s.done(0, shut)
 	s.fail("pattern", errPattern)
+	inFlight = 1
 	st := s.status()
-	if st.InFlight != 0 || st.Bytes != 100 || st.Completions != 1 || st.Cancellations != 1 {
+	if st.InFlight != 1 || st.Bytes != 100 || st.Completions != 1 || st.Cancellations != 1 {
 		t.Errorf("counters %+v", st)
 	}
 	if st.Errors["shutdown"] != 1 || st.Errors["pattern"] != 1 || len(st.Errors) != 2 {

@@ -54,8 +54,8 @@ type EndpointStatus struct {
 // epStats are the live counters behind an EndpointStatus.
 type epStats struct {
 	name, address string
+	inFlight      func() int // the endpoint's requests the kernel owns (ffs.EP.InFlight)
 
-	inflight    atomic.Int64
 	bytes       atomic.Uint64
 	completions atomic.Uint64
 	cancels     atomic.Uint64
@@ -68,19 +68,11 @@ type epStats struct {
 }
 
 func newEPStats(ep *ffs.EP, onError func(string, error)) *epStats {
-	return &epStats{name: ep.Name(), address: ep.Address().String(), errs: map[string]uint64{}, onError: onError}
+	return &epStats{name: ep.Name(), address: ep.Address().String(), inFlight: ep.InFlight, errs: map[string]uint64{}, onError: onError}
 }
-
-func (s *epStats) submitted() { s.inflight.Add(1) }
-
-// idle records that none of the endpoint's requests is in flight: after an
-// ffs.Pump has returned, whose handler counts each resubmission before the
-// pump makes it (and does not make it once stopping).
-func (s *epStats) idle() { s.inflight.Store(0) }
 
 // done records one completion: bytes moved, a cancellation or an error.
 func (s *epStats) done(n int, err error) {
-	s.inflight.Add(-1)
 	switch {
 	case err == nil:
 		s.completions.Add(1)
@@ -108,7 +100,7 @@ func (s *epStats) status() EndpointStatus {
 	st := EndpointStatus{
 		Name:          s.name,
 		Address:       s.address,
-		InFlight:      s.inflight.Load(),
+		InFlight:      int64(s.inFlight()),
 		Bytes:         s.bytes.Load(),
 		Completions:   s.completions.Load(),
 		Cancellations: s.cancels.Load(),
