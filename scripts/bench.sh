@@ -4,9 +4,9 @@
 #
 #   ./scripts/bench.sh                      bookworm (6.1) and trixie (6.12), each
 #                                           with the default command line and with
-#                                           init_on_alloc=0: four guests, 12
-#                                           minutes on a quiet 2-core host, 17
-#                                           at load 0.6-2.6 (measured)
+#                                           init_on_alloc=0: four guests, 19
+#                                           minutes on a quiet 2-core host
+#                                           (measured)
 #   ./scripts/bench.sh --kernels bookworm   only these kernels (comma-separated:
 #                                           bullseye, bookworm, trixie, sid or a
 #                                           package version)
