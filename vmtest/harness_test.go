@@ -149,6 +149,46 @@ func TestHarnessFailsHungGuest(t *testing.T) {
 	}
 }
 
+// TestHarnessDumpsKernelLogOnPayloadTimeout: when the payload outlives its
+// timeout, the console log a failed run keeps holds the kernel log, with
+// what quiet kept off the console: here a KERN_INFO line the payload wrote
+// and sysrq w's output; in a real hang also the blocked tasks' stacks and
+// the hung-task reports. (A payload that SIGKILL does not end gets the same
+// dump from the timeout's timer; no test can hang the kernel on purpose.)
+func TestHarnessDumpsKernelLogOnPayloadTimeout(t *testing.T) {
+	k, init := bootable(t)
+	console := filepath.Join(t.TempDir(), "console.log")
+	const marker = "vmtest-test-hidden-marker"
+	_, err := Run(context.Background(), Options{
+		Kernel: k, Init: init, Argv: []string{script(t, "echo '<6>"+marker+"' > /dev/kmsg; echo started; sleep 600\n")},
+		Stdout: &bytes.Buffer{}, Timeout: 4 * time.Minute, PayloadTimeout: 20 * time.Second, Console: console,
+	})
+	if !errors.Is(err, ErrGuest) || !strings.Contains(err.Error(), "the payload hit its timeout") {
+		t.Fatalf("err = %v, want ErrGuest for the payload's timeout", err)
+	}
+	b, rerr := os.ReadFile(console)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	log := string(b)
+	i := strings.Index(log, "vmtest init: payload failed; kernel log follows")
+	if i < 0 {
+		t.Fatalf("console log has no kernel log dump:\n%s", log)
+	}
+	if !strings.Contains(log[:i], "Show Blocked State") {
+		t.Errorf("console log lacks sysrq w's header before the dump")
+	}
+	if !strings.Contains(log[i:], "Show Blocked State") {
+		t.Errorf("the kernel log dump lacks sysrq w's output")
+	}
+	if strings.Contains(log[:i], marker) {
+		t.Fatalf("the KERN_INFO marker was on the console before the dump: quiet is not in effect, the test proves nothing")
+	}
+	if !strings.Contains(log[i:], marker) {
+		t.Errorf("the kernel log dump lacks the payload's KERN_INFO line %q", marker)
+	}
+}
+
 // TestHarnessRetriesBootPanic: a kernel that panics before /init runs (here
 // on purpose: rdinit names no file, so it looks for a root fs and panics) is booted three
 // times, then the run fails saying the kernel panicked before the payload;

@@ -128,22 +128,32 @@ func runSpec(fw *frameWriter, start time.Time) (int, error) {
 	}()
 	var timer *time.Timer
 	timedOut := false
+	exited := make(chan struct{})
 	if sp.TimeoutMS > 0 {
 		timer = time.AfterFunc(time.Duration(sp.TimeoutMS)*time.Millisecond, func() {
 			timedOut = true
 			// A payload stuck in the kernel (a task in D state, which no
 			// signal ends) is only explained by the kernel's stacks: sysrq
-			// w prints every blocked task's to the console, at a loglevel
-			// that quiet does not hide, for the console log a failed run
-			// keeps.
+			// w writes every blocked task's to the kernel log, beside the
+			// hung-task detector's reports. Under quiet the console shows
+			// only their first lines, and the log is dumped once the
+			// payload has exited (below): one that SIGKILL does not end
+			// never does, so then the dump is made here.
 			fmt.Fprintln(os.Stderr, "vmtest init: payload timed out; blocked tasks (sysrq w):")
 			os.WriteFile("/proc/sysrq-trigger", []byte("w"), 0)
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGQUIT) // Go binaries dump their goroutines
 			time.Sleep(2 * time.Second)
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				fmt.Fprintln(os.Stderr, "vmtest init: the payload outlived SIGKILL by 10 s: stuck in the kernel")
+				dumpKernelLog()
+			}
 		})
 	}
 	waitErr := cmd.Wait()
+	close(exited)
 	if timer != nil {
 		timer.Stop()
 	}
