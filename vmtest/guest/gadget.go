@@ -340,3 +340,35 @@ func ReloadDummyHCD(params string) error {
 	}
 	return LoadModule("dummy_hcd", params)
 }
+
+// KernelStacks describes, for a failed test's log, every task that is not
+// running or sleeping interruptibly (D state and the like) and every
+// kworker: pid, name, state, what it waits in (wchan) and its kernel stack.
+// A device that does not leave the bus, or a module that does not unload,
+// is explained by these. It also asks the kernel to log every blocked
+// task's stack (sysrq w), for the kernel log a failed guest keeps.
+func KernelStacks() string {
+	os.WriteFile("/proc/sysrq-trigger", []byte("w"), 0)
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var b strings.Builder
+	for _, d := range dirs {
+		stat, err := os.ReadFile(filepath.Join(d, "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ...: comm may hold spaces and parentheses.
+		s := string(stat)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open || len(s) < close+3 {
+			continue
+		}
+		comm, state := s[open+1:close], s[close+2]
+		if state == 'R' || (state == 'S' && !strings.HasPrefix(comm, "kworker")) || state == 'I' {
+			continue
+		}
+		wchan, _ := os.ReadFile(filepath.Join(d, "wchan"))
+		stack, _ := os.ReadFile(filepath.Join(d, "stack"))
+		fmt.Fprintf(&b, "%s %s %c in %s\n%s", filepath.Base(d), comm, state, wchan, stack)
+	}
+	return b.String()
+}
