@@ -98,5 +98,9 @@
 //
 // Close cancels everything in flight, waits for the completions, calls
 // io_destroy, and unmaps the memory once every request taken with Get has
-// been released.
+// been released. Stop a process that serves endpoints through Close (on a
+// signal such as SIGTERM) rather than letting it die with reads in flight:
+// on Linux 6.1, 6.12 and 7.2 as Debian ships them, f_fs can deadlock if the
+// process dies while a completed OUT read is being copied to it (README,
+// Known problems).
 package ffs
